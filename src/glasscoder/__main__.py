@@ -1,0 +1,3 @@
+from glasscoder.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""The Model interface: messages and tool schemas in, one reply out.
+
+Messages are OpenAI chat-completions dicts. Inside glasscoder an assistant message's
+``tool_calls[i].function.arguments`` is a dict (the form the Qwen3-Coder chat template
+renders); providers convert it to the wire form they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from glasscoder.errors import ModelUnavailable
+
+Message = dict[str, Any]
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    # Set when the call could not be understood; the loop reports it to the model instead of running.
+    error: str | None = None
+
+    def to_message_part(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+
+@dataclass
+class Reply:
+    content: str  # the model's words with any tool-call markup taken out
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+
+    def to_message(self) -> Message:
+        msg: Message = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [c.to_message_part() for c in self.tool_calls]
+        return msg
+
+
+class Model(Protocol):
+    name: str
+
+    def complete(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        on_text: Callable[[str], None] | None = None,
+    ) -> Reply:
+        """One model turn. ``on_text`` receives content as it streams, when streaming."""
+        ...
+
+
+class ModelError(ModelUnavailable):
+    """The endpoint failed: unreachable, an HTTP error, or a reply cut off mid-stream."""

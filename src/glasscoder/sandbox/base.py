@@ -1,0 +1,27 @@
+"""The Sandbox interface: run(argv, cwd, env, limits) -> Result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass
+class Limits:
+    timeout: float = 120.0  # wall-clock seconds; the whole process group is killed after it
+    output_chars: int = 16_000  # head and tail are kept, the middle is cut
+
+
+@dataclass
+class Result:
+    exit_code: int | None  # None when killed on timeout
+    output: str  # stdout and stderr, interleaved as the command wrote them
+    timed_out: bool = False
+    truncated: bool = False
+
+
+class Sandbox(Protocol):
+    name: str
+
+    def run(self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits) -> Result: ...
