@@ -21,7 +21,7 @@ class ToolCall:
     id: str
     name: str
     arguments: dict[str, Any]
-    # Set when the call could not be understood; the loop reports it to the model instead of running.
+    # Set when the call could not be understood: the model is told, nothing runs.
     error: str | None = None
 
     def to_message_part(self) -> dict[str, Any]:

@@ -1,0 +1,232 @@
+"""The agent loop: ask the model, run the tools it calls, repeat until it answers without one.
+
+The conversation lives in `Session.messages` and only ever grows (a server's prefix cache is
+hit every turn); every message is on disk before the next step.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from glasscoder.agent.changes import ChangeTracker
+from glasscoder.agent.session import Session
+from glasscoder.guard.approval import Approval
+from glasscoder.models.base import Model, Reply, ToolCall, Usage
+from glasscoder.tools.base import Observation, Tool, ToolContext, ToolError, schema_for
+from glasscoder.workspace import WorkspaceError
+
+Event = dict[str, Any]
+REPEAT_WARN = 3  # identical calls in a row before the model is told
+REPEAT_STOP = 5  # ... and before the task is stopped
+
+
+@dataclass
+class RunLimits:
+    max_turns: int = 50
+    max_time: float = 1800.0
+    max_tokens: int = 2_000_000
+
+
+@dataclass
+class Outcome:
+    status: str  # "done" | "failed" | "error"
+    reason: (
+        str  # completed, max_turns, max_time, max_tokens, repeated_call, interrupted, model_error
+    )
+    result: str
+    turns: int
+    usage: Usage
+    files_changed: list[str] = field(default_factory=list)
+
+
+class Agent:
+    def __init__(
+        self,
+        model: Model,
+        tools: list[Tool],
+        ctx: ToolContext,
+        approval: Approval,
+        session: Session,
+        limits: RunLimits | None = None,
+        emit: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.model, self.ctx, self.approval, self.session = model, ctx, approval, session
+        self.limits = limits or RunLimits()
+        self.emit = emit or (lambda event: None)
+        self.tools = {t.name: t for t in tools if approval.offers(t)}
+        self.hidden = {t.name for t in tools} - self.tools.keys()
+        self.schemas = [schema_for(t) for t in self.tools.values()]
+        self._last_call: tuple[str, str] | None = None
+        self._repeats = 0
+        self._seen_ids: set[str] = set()
+
+    def run(self, task: str | None) -> Outcome:
+        """Work on `task` (None: continue the conversation as it stands) until done or a limit."""
+        self._close_dangling_calls("not run: the session was interrupted")
+        if task:
+            self.session.append({"role": "user", "content": task})
+        tracker = ChangeTracker(self.ctx.workspace.root)
+        state = _RunState(time.monotonic())
+        try:
+            outcome = self._loop(state)
+        except KeyboardInterrupt:
+            self._close_dangling_calls("not run: interrupted by the user")
+            outcome = state.outcome("failed", "interrupted", "Interrupted by the user.")
+        outcome.files_changed = sorted(state.changed | tracker.changed())
+        return outcome
+
+    def _loop(self, state: _RunState) -> Outcome:
+        nudged = False
+        while True:
+            limit = self._limit_hit(state)
+            if limit:
+                return state.outcome(
+                    "failed", limit, f"Stopped: {limit.replace('_', ' ')} reached."
+                )
+            reply = self.step(state)
+            if reply.tool_calls:
+                if self._repeats >= REPEAT_STOP:
+                    return state.outcome(
+                        "failed", "repeated_call", "Stopped: the model repeated the same tool call."
+                    )
+                continue
+            if reply.finish_reason == "length" or (not reply.content.strip() and not nudged):
+                nudged = True
+                self.session.append({"role": "user", "content": _CONTINUE})
+                continue
+            return state.outcome("done", "completed", reply.content.strip())
+
+    def step(self, state: _RunState) -> Reply:
+        """One turn: one model call, then every tool call it asked for."""
+        reply = self.model.complete(
+            self.session.messages,
+            self.schemas,
+            on_text=lambda t: self.emit({"type": "text", "text": t}),
+        )
+        state.turns += 1
+        state.usage.add(reply.usage)
+        self._give_ids(reply.tool_calls, state.turns)
+        self.session.append(reply.to_message())
+        self.emit({"type": "assistant", "turn": state.turns, **reply.to_message()})
+        for call in reply.tool_calls:
+            obs = self._execute(call)
+            state.changed.update(obs.files_changed)
+            content = ("Error: " if obs.is_error else "") + obs.text
+            self.session.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            self.emit(
+                {"type": "tool_result", "tool_call_id": call.id, "name": call.name,
+                 "is_error": obs.is_error, "content": content}
+            )  # fmt: skip
+        return reply
+
+    def _execute(self, call: ToolCall) -> Observation:
+        tool = self.tools.get(call.name)
+        if call.name in self.hidden:
+            return Observation(f"{call.name} is not available in {self.approval.mode} mode "
+                               "(read-only).", is_error=True)  # fmt: skip
+        if tool is None:
+            return Observation(call.error or self._unknown_tool(call.name), is_error=True)
+        if call.error:
+            return Observation(call.error, is_error=True)
+        refusal = self.approval.refusal(tool, call.arguments)
+        if refusal:
+            return Observation(refusal, is_error=True)
+        obs = self._run_tool(tool, call.arguments)
+        return self._note_repeats(call, obs)
+
+    def _run_tool(self, tool: Tool, args: dict[str, Any]) -> Observation:
+        try:
+            # An edit in progress is finished before Ctrl-C takes effect.
+            with _deferred_interrupt(enabled=not tool.read_only and not tool.runs_commands):
+                return tool.run(args, self.ctx)
+        except (ToolError, WorkspaceError) as e:
+            return Observation(str(e), is_error=True)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # a tool's own bug must not end the session
+            return Observation(f"{tool.name} failed: {type(e).__name__}: {e}", is_error=True)
+
+    def _note_repeats(self, call: ToolCall, obs: Observation) -> Observation:
+        key = (call.name, json.dumps(call.arguments, sort_keys=True, default=str))
+        self._repeats = self._repeats + 1 if key == self._last_call else 1
+        self._last_call = key
+        if self._repeats >= REPEAT_WARN:
+            obs.text += (
+                f"\n\n[You have made this exact call {self._repeats} times in a row. "
+                "Repeating it will not change the result; try something different.]"
+            )
+        return obs
+
+    def _unknown_tool(self, name: str) -> str:
+        return f"Unknown tool '{name}'. Available tools: {', '.join(self.tools)}."
+
+    def _give_ids(self, calls: list[ToolCall], turn: int) -> None:
+        """Make call ids unique across the session (text-parsed calls restart at call_0)."""
+        for i, call in enumerate(calls):
+            if not call.id or call.id in self._seen_ids:
+                call.id = f"call_{len(self.session.messages)}_{i}"
+            self._seen_ids.add(call.id)
+
+    def _limit_hit(self, state: _RunState) -> str | None:
+        if state.turns >= self.limits.max_turns:
+            return "max_turns"
+        if time.monotonic() - state.started >= self.limits.max_time:
+            return "max_time"
+        if state.usage.prompt_tokens + state.usage.completion_tokens >= self.limits.max_tokens:
+            return "max_tokens"
+        return None
+
+    def _close_dangling_calls(self, why: str) -> None:
+        """Answer tool calls left without a result, so the history stays well-formed."""
+        messages = self.session.messages
+        for i in range(len(messages) - 1, -1, -1):
+            if messages[i].get("role") == "assistant":
+                answered = {m.get("tool_call_id") for m in messages[i + 1 :]}
+                for part in messages[i].get("tool_calls") or []:
+                    if part["id"] not in answered:
+                        self.session.append(
+                            {"role": "tool", "tool_call_id": part["id"], "content": f"Error: {why}"}
+                        )
+                return
+
+
+_CONTINUE = (
+    "Your last reply was empty or cut off. Continue the task; when it is done, reply with a "
+    "short summary and no tool call."
+)
+
+
+@dataclass
+class _RunState:
+    started: float
+    turns: int = 0
+    usage: Usage = field(default_factory=Usage)
+    changed: set[str] = field(default_factory=set)
+
+    def outcome(self, status: str, reason: str, result: str) -> Outcome:
+        return Outcome(status, reason, result, self.turns, self.usage)
+
+
+@contextmanager
+def _deferred_interrupt(enabled: bool) -> Iterator[None]:
+    """Hold SIGINT until the block ends (main thread only), then raise it."""
+    try:
+        previous = signal.getsignal(signal.SIGINT) if enabled else None
+        if enabled:
+            received: list[int] = []
+            signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except ValueError:  # not the main thread: nothing to defer
+        enabled = False
+    try:
+        yield
+    finally:
+        if enabled:
+            signal.signal(signal.SIGINT, previous)
+            if received:
+                raise KeyboardInterrupt

@@ -1,0 +1,122 @@
+"""Command line: parse flags, build the objects, call the library. Heavy imports stay lazy."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from glasscoder import __version__
+from glasscoder.errors import UsageError, UserFacingError
+
+FORMATS = ("text", "json", "stream-json")
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-p", "--prompt", "task", metavar="TASK", help="Run one task headless and exit.")
+@click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
+@click.option("--endpoint", metavar="URL", help="OpenAI-compatible base URL, e.g. .../v1.")
+@click.option("--model", metavar="NAME", help="Model name the endpoint serves.")
+@click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
+@click.option("--max-turns", type=click.IntRange(min=1), help="Stop after N model turns.")
+@click.option("--approval", type=click.Choice(["plan", "auto-edit", "auto"]), help="What may run.")
+@click.option("--sandbox", metavar="NAME", help="'none' runs commands unsandboxed (your choice).")
+@click.option("--resume", metavar="SESSION_ID", help="Continue a saved session.")
+@click.version_option(__version__, "--version", prog_name="glasscoder")
+@click.pass_context
+def cli(ctx: click.Context, **opts: Any) -> None:
+    """glasscoder: a coding agent whose every byte to the model is on record.
+
+    Run a task:  glasscoder -p "fix the failing test" --endpoint http://127.0.0.1:8000/v1
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _preload_model_sdk()
+    from glasscoder.run import run_headless
+
+    task = opts.pop("task")
+    if task is None and not sys.stdin.isatty():
+        task = sys.stdin.read().strip() or None
+    if task is None and not opts["resume"]:
+        raise UsageError('No task given. Pass -p "TASK" (or pipe it on stdin), or --resume ID.')
+    sys.exit(run_headless(task, opts))
+
+
+def _preload_model_sdk() -> None:
+    """Importing the model SDK takes ~0.4 s; overlap it with settings, workspace and session."""
+    import threading
+
+    def load() -> None:
+        from glasscoder.models.openai_compat import import_sdk
+
+        import_sdk()
+
+    threading.Thread(target=load, daemon=True).start()
+
+
+@cli.group()
+def audit() -> None:
+    """Check and read the audit log of what was sent to the model."""
+
+
+@audit.command("verify")
+@click.argument("session_id", required=False)
+def audit_verify(session_id: str | None) -> None:
+    """Check the hash chain of one session's log (all sessions when none is named)."""
+    from glasscoder.audit_cli import verify_command
+
+    sys.exit(verify_command(session_id))
+
+
+@audit.command("show")
+@click.argument("session_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw records.")
+@click.option("--full", is_flag=True, help="Print every request whole, not only what was new.")
+def audit_show(session_id: str, as_json: bool, full: bool) -> None:
+    """Print what was sent to the model, request by request."""
+    from glasscoder.audit_cli import show_command
+
+    show_command(session_id, as_json=as_json, full=full)
+
+
+@cli.command("sessions")
+def sessions() -> None:
+    """List saved sessions."""
+    from glasscoder.agent.session import list_sessions
+    from glasscoder.config import data_home
+
+    for meta in list_sessions(data_home() / "sessions"):
+        task = (meta.get("task") or "").splitlines()[0][:60] if meta.get("task") else ""
+        click.echo(
+            f"{meta.get('id')}  {meta.get('status', '?'):7}  {meta.get('workspace', '')}  {task}"
+        )
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("glasscoder: aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except UserFacingError as e:
+        click.echo(f"glasscoder: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("glasscoder: interrupted.", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug of ours: say so plainly, traceback only on request
+        if os.environ.get("GLASSCODER_DEBUG"):
+            raise
+        click.echo(
+            f"glasscoder: internal error ({type(e).__name__}: {e}). "
+            "Set GLASSCODER_DEBUG=1 for the traceback and please report it.",
+            err=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,158 @@
+"""One settings object, from defaults < user TOML < project TOML < environment < flags.
+
+A project's `.glasscoder/config.toml` arrives with the repository, so it is treated as
+untrusted: it may tune the agent but may not choose where code is sent, which key is used,
+or whether commands run unsandboxed (those keys are ignored there, with a warning).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from glasscoder.errors import UsageError
+
+APPROVAL_MODES = ("plan", "auto-edit", "auto")
+SANDBOXES = ("none",)
+# Keys a repository's own config may not set: they decide where code goes and what runs.
+TRUSTED_ONLY = frozenset({"endpoint", "api_key_env", "sandbox", "approval"})
+
+
+@dataclass
+class Settings:
+    endpoint: str | None = None
+    model: str = "qwen3-coder"
+    api_key_env: str = "GLASSCODER_API_KEY"
+    approval: str = "auto-edit"
+    sandbox: str | None = None  # None: no sandbox chosen, commands are refused
+    allow_commands: list[str] = field(default_factory=list)
+    max_turns: int = 50
+    max_time: float = 1800.0  # seconds of wall time for one task
+    max_tokens: int = 2_000_000  # prompt + completion tokens for one task
+    stream: bool = True
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+    request_timeout: float = 600.0
+    shell_timeout: float = 120.0
+    output_limit: int = 16_000
+    ignore: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list, repr=False)
+
+
+ENV_KEYS = {
+    "GLASSCODER_ENDPOINT": "endpoint",
+    "GLASSCODER_MODEL": "model",
+    "GLASSCODER_API_KEY_ENV": "api_key_env",
+    "GLASSCODER_APPROVAL": "approval",
+    "GLASSCODER_SANDBOX": "sandbox",
+    "GLASSCODER_MAX_TURNS": "max_turns",
+}
+
+
+def config_home() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "glasscoder"
+
+
+def data_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "glasscoder"
+
+
+def user_config_path() -> Path:
+    return Path(os.environ.get("GLASSCODER_CONFIG") or config_home() / "config.toml")
+
+
+def project_config_path(root: Path) -> Path:
+    return root / ".glasscoder" / "config.toml"
+
+
+def load_settings(root: Path, flags: dict[str, Any]) -> Settings:
+    """Merge every source; `flags` holds only the flags the person actually gave."""
+    settings = Settings()
+    _apply(settings, _read_toml(user_config_path()), str(user_config_path()))
+    project = _read_toml(project_config_path(root))
+    for key in sorted(TRUSTED_ONLY & project.keys()):
+        settings.warnings.append(
+            f"Ignored '{key}' in {project_config_path(root)}: a repository's config may not "
+            "set it; "
+            f"put it in {user_config_path()} or pass it as a flag."
+        )
+        del project[key]
+    _apply(settings, project, str(project_config_path(root)))
+    env = {name: os.environ[var] for var, name in ENV_KEYS.items() if os.environ.get(var)}
+    _apply(settings, env, "the environment")
+    _apply(settings, {k: v for k, v in flags.items() if v is not None}, "the command line")
+    _validate(settings)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path} is not valid TOML ({e}); fix or remove it.") from None
+    except OSError as e:
+        raise UsageError(f"Cannot read {path}: {e.strerror}.") from None
+
+
+def _apply(settings: Settings, values: dict[str, Any], source: str) -> None:
+    known = {f.name: f for f in fields(Settings) if f.name != "warnings"}
+    for key, value in values.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise UsageError(f"Unknown setting '{key}' in {source}; known: {', '.join(known)}.")
+        setattr(settings, name, _convert(name, value, getattr(settings, name), source))
+
+
+def _convert(name: str, value: Any, current: Any, source: str) -> Any:
+    """Type a value by the field's default type; environment values arrive as strings."""
+    expected = {
+        "max_turns": int, "max_tokens": int, "output_limit": int, "max_output_tokens": int,
+        "max_time": float, "request_timeout": float, "shell_timeout": float,
+        "temperature": float, "top_p": float, "stream": bool,
+        "allow_commands": list, "ignore": list,
+    }.get(name, str)  # fmt: skip
+    try:
+        if expected is bool and isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        if expected is list:
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError
+            return list(value)
+        if expected in (int, float) and isinstance(value, bool):
+            raise ValueError
+        return expected(value)
+    except (TypeError, ValueError):
+        kind = {list: "a list of strings", int: "an integer", float: "a number",
+                bool: "true or false"}.get(expected, "a string")  # fmt: skip
+        raise UsageError(f"Setting '{name}' in {source} must be {kind}, not {value!r}.") from None
+
+
+def _validate(s: Settings) -> None:
+    if s.approval not in APPROVAL_MODES:
+        raise UsageError(
+            f"approval must be one of {', '.join(APPROVAL_MODES)}, not '{s.approval}'."
+        )
+    if s.sandbox is not None and s.sandbox not in SANDBOXES:
+        raise UsageError(
+            f"Unknown sandbox '{s.sandbox}'. This version has only 'none' (run commands "
+            "unsandboxed, by your explicit choice); without it commands are refused."
+        )
+    for name in ("max_turns", "max_tokens", "max_time", "shell_timeout", "output_limit"):
+        if getattr(s, name) <= 0:
+            raise UsageError(f"{name} must be greater than 0.")
+    if s.endpoint is not None and not s.endpoint.startswith(("http://", "https://")):
+        raise UsageError(
+            f"Endpoint '{s.endpoint}' must be an http:// or https:// URL, "
+            "e.g. http://127.0.0.1:8000/v1."
+        )

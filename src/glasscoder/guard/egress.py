@@ -1,0 +1,236 @@
+"""The one way out: every byte to a model goes through this module.
+
+No other module in glasscoder opens a socket or imports an HTTP client (tests/guard/
+test_single_egress.py holds that line). Each request passes, in order:
+
+1. destination check - scheme, host and port must be the configured endpoint's; redirects
+   are never followed, and a request anywhere else is refused before a byte is sent;
+2. redaction - the body goes through ``redact`` (identity today; secret redaction plugs in here);
+3. audit - the redacted body, exactly as it will be sent, is written to the audit log;
+4. send;
+5. audit of the response, recorded as its bytes pass and written when the body is closed, so a
+   stream cut mid-way is still on record.
+
+No telemetry of any kind: nothing else is sent, anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import httpx2
+
+from glasscoder.errors import UsageError, UserFacingError
+from glasscoder.guard.audit import AuditLog, body_fields
+
+Redactor = Callable[[bytes], bytes]
+
+HIDDEN = "[hidden]"
+# Headers that carry credentials: the audit log shows that they were sent, never their value.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key"})
+
+# What a caller outside this module catches for "the HTTP exchange failed", without importing
+# an HTTP client itself.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    httpx2.HTTPError,
+    httpx2.StreamError,
+    httpx2.InvalidURL,
+)
+
+
+def no_redaction(body: bytes) -> bytes:
+    return body
+
+
+class EgressRefused(UserFacingError):
+    """A request to somewhere other than the configured model endpoint."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def of(cls, url: httpx2.URL) -> Destination:
+        default_port = 443 if url.scheme == "https" else 80
+        return cls(url.scheme, url.host.lower(), url.port or default_port)
+
+    @classmethod
+    def of_endpoint(cls, endpoint: str) -> Destination:
+        try:
+            url = httpx2.URL(endpoint)
+        except httpx2.InvalidURL as exc:
+            raise UsageError(f"The model endpoint '{endpoint}' is not a valid URL: {exc}") from exc
+        if url.scheme not in ("http", "https") or not url.host:
+            raise UsageError(
+                f"The model endpoint '{endpoint}' must be an http:// or https:// URL, "
+                "e.g. http://127.0.0.1:8000/v1."
+            )
+        return cls.of(url)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+class EgressTransport(httpx2.BaseTransport):
+    """An HTTP transport that only talks to one endpoint, and records everything it sends."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        audit: AuditLog | None,
+        redact: Redactor = no_redaction,
+    ) -> None:
+        self.destination = Destination.of_endpoint(endpoint)
+        self._audit = audit
+        self._redact = redact
+        # proxy=None: an environment proxy would be a second way out.
+        self._inner = httpx2.HTTPTransport(proxy=None)
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        self._check_destination(request)
+        request = self._redacted(request)  # secret redaction plugs in here, via `redact`
+        seq = self._record_request(request)  # the log holds what is sent, already redacted
+        try:
+            response = self._inner.handle_request(request)
+        except Exception as exc:
+            self._record("error", {"request_seq": seq, "error": _describe(exc)})
+            raise
+        on_close = partial(self._record_response, seq, response)
+        response.stream = RecordingStream(response.stream, on_close)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def _check_destination(self, request: httpx2.Request) -> None:
+        target = Destination.of(request.url)
+        if target == self.destination:
+            return
+        # Nothing was sent, so the record holds no body: only that an attempt was stopped.
+        self._record("refused", {"method": request.method, "url": str(request.url)})
+        raise EgressRefused(
+            f"Refused to send a request to {target}: glasscoder only talks to the configured "
+            f"model endpoint ({self.destination})."
+        )
+
+    def _redacted(self, request: httpx2.Request) -> httpx2.Request:
+        body = request.read()
+        clean = self._redact(body)
+        if clean == body:
+            return request
+        # A new request, so Content-Length is computed for the redacted body.
+        headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
+        return httpx2.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=clean,
+            extensions=request.extensions,
+        )
+
+    def _record_request(self, request: httpx2.Request) -> int | None:
+        data = {
+            "method": request.method,
+            "url": str(request.url),
+            "headers": _loggable_headers(request.headers),
+            **body_fields(request.content),
+        }
+        return self._record("request", data)
+
+    def _record_response(
+        self,
+        request_seq: int | None,
+        response: httpx2.Response,
+        body: bytes,
+        ended: str,
+        error: str | None,
+    ) -> None:
+        data: dict[str, Any] = {
+            "request_seq": request_seq,
+            "status": response.status_code,
+            "headers": _loggable_headers(response.headers),
+            "ended": ended,
+            **body_fields(body),
+        }
+        if error:
+            data["error"] = error
+        self._record("response", data)
+
+    def _record(self, kind: str, data: dict[str, Any]) -> int | None:
+        if self._audit is None:
+            return None
+        return self._audit.append(kind, data)["seq"]
+
+
+class RecordingStream(httpx2.SyncByteStream):
+    """A response body that keeps a copy of the bytes read and reports them once, on close.
+
+    ``ended`` is "eof" (read to the end), "closed" (the reader stopped early, as an SSE reader
+    does after ``[DONE]``) or "error" (the connection broke; ``error`` says how).
+    """
+
+    def __init__(
+        self,
+        inner: httpx2.SyncByteStream,
+        on_close: Callable[[bytes, str, str | None], None],
+    ) -> None:
+        self._inner = inner
+        self._on_close = on_close
+        self._received = bytearray()
+        self._ended = "closed"
+        self._error: str | None = None
+        self._reported = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._inner:
+                self._received += chunk
+                yield chunk
+        except Exception as exc:
+            self._ended, self._error = "error", _describe(exc)
+            raise
+        self._ended = "eof"
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            if not self._reported:
+                self._reported = True
+                self._on_close(bytes(self._received), self._ended, self._error)
+
+
+def make_http_client(
+    endpoint: str,
+    audit: AuditLog | None,
+    timeout: float,
+    redact: Redactor = no_redaction,
+) -> httpx2.Client:
+    """The HTTP client a model provider must use: one endpoint, audited, no redirects."""
+    return httpx2.Client(
+        transport=EgressTransport(endpoint, audit, redact),
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,  # no proxies or .netrc credentials picked up from the environment
+        # Uncompressed replies, so the audit log holds readable text rather than gzip bytes.
+        headers={"Accept-Encoding": "identity"},
+    )
+
+
+def _loggable_headers(headers: httpx2.Headers) -> dict[str, str]:
+    shown: dict[str, str] = {}
+    for name, value in headers.multi_items():
+        value = HIDDEN if name.lower() in SECRET_HEADERS else value
+        shown[name] = f"{shown[name]}, {value}" if name in shown else value
+    return shown
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,200 @@
+"""Which workspace paths are hidden from the model, and by which rule.
+
+Sources, highest precedence first (the first source with a matching pattern decides, so a
+``!negation`` in a higher source re-includes what a lower one ignores, as in ripgrep):
+
+1. ``extra_ignores`` from the glasscoder config,
+2. ``.glasscoderignore`` files (root and nested),
+3. ``.gitignore`` files (root and nested),
+4. ``.git/info/exclude``.
+
+Within a nested source the deepest file with a match wins and its patterns are relative to
+its own directory, as in git. When the workspace is a subdirectory of a git repository, the
+repository's ``.gitignore`` files above the root (and its ``info/exclude``) apply too. Like
+git, nothing inside an ignored directory can be re-included, and any ``.git`` path component
+is always hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pathspec
+
+GITIGNORE = ".gitignore"
+GLASSCODERIGNORE = ".glasscoderignore"
+GIT_EXCLUDE = ".git/info/exclude"
+EXTRA_SOURCE = "the extra_ignores setting of the glasscoder config"
+GIT_DIR_SOURCE = "git's internal .git directory"
+
+_SPEC_CACHE_SIZE = 256
+
+# Reads a rule file (workspace-relative path); None when it is absent or unusable.
+Reader = Callable[[str], bytes | None]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Why a path is hidden: the rule file, the pattern, and the path it matched."""
+
+    source: str  # "sub/.gitignore", EXTRA_SOURCE, GIT_DIR_SOURCE...
+    pattern: str
+    path: str  # the path itself or the ignored directory containing it
+
+
+@dataclass(frozen=True)
+class OuterFile:
+    """A rule file above the workspace root, in the git repository that contains it."""
+
+    source: str  # how messages name it, e.g. "../.gitignore"
+    prefix: str  # the workspace root's path relative to the file's directory
+    lines: tuple[str, ...]
+    exclude: bool = False  # .git/info/exclude rather than a .gitignore
+
+
+@dataclass(frozen=True)
+class _RuleSet:
+    source: str
+    base: str  # directory the patterns are relative to, "" for the root
+    spec: pathspec.GitIgnoreSpec
+    prefix: str = ""  # for rule files above the root: the root's path below their directory
+
+    def check(self, rel: str, is_dir: bool) -> tuple[bool, str] | None:
+        """(ignored?, pattern) of the last matching pattern, None if no pattern matches."""
+        sub = rel[len(self.base) + 1 :] if self.base else rel
+        if self.prefix:
+            sub = f"{self.prefix}/{sub}"
+        result = self.spec.check_file(sub + "/" if is_dir else sub)
+        if result.include is None or result.index is None:
+            return None
+        pattern = self.spec.patterns[result.index]
+        return result.include, str(getattr(pattern, "pattern", pattern))
+
+
+def _parse(lines: Sequence[str]) -> pathspec.GitIgnoreSpec:
+    """A spec of the valid patterns; like git, a malformed line is skipped, not fatal."""
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(list(lines))
+    except (ValueError, re.error):
+        return pathspec.GitIgnoreSpec.from_lines([line for line in lines if _is_valid(line)])
+
+
+def _is_valid(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except (ValueError, re.error):
+        return False
+    return True
+
+
+def _parent(rel: str) -> str:
+    return rel.rpartition("/")[0]  # "" for top-level entries
+
+
+def _dirs_down_to(directory: str) -> list[str]:
+    """ "" and every ancestor of directory, then directory itself ("a/b" -> "", "a", "a/b")."""
+    if not directory:
+        return [""]
+    parts = directory.split("/")
+    return ["", *("/".join(parts[: i + 1]) for i in range(len(parts)))]
+
+
+class IgnoreRules:
+    """Loads rule files through `read` and keeps parsed specs keyed by file content."""
+
+    def __init__(
+        self, read: Reader, extra_patterns: Sequence[str] = (), outer: Sequence[OuterFile] = ()
+    ) -> None:
+        self._read = read
+        self.extra = [_RuleSet(EXTRA_SOURCE, "", _parse(extra_patterns))] if extra_patterns else []
+        # Files above the root change rarely and are outside our reach later: parse them once.
+        outer_sets = [(f, _RuleSet(f.source, "", _parse(f.lines), f.prefix)) for f in outer]
+        self.outer_gitignores = [rules for f, rules in outer_sets if not f.exclude]
+        self.outer_excludes = [rules for f, rules in outer_sets if f.exclude]
+        self._specs: dict[bytes, pathspec.GitIgnoreSpec] = {}
+
+    def matcher(self) -> Matcher:
+        """A view for a batch of checks: each rule file is read at most once per matcher."""
+        return Matcher(self)
+
+    def load(self, base: str, filename: str) -> _RuleSet | None:
+        path = f"{base}/{filename}" if base else filename
+        data = self._read(path)
+        if not data:
+            return None
+        spec = self._specs.get(data)
+        if spec is None:
+            if len(self._specs) >= _SPEC_CACHE_SIZE:
+                self._specs.clear()
+            # surrogateescape keeps non-UTF-8 names matching os.fsdecode()d paths.
+            lines = data.decode("utf-8", "surrogateescape").splitlines()
+            spec = self._specs[data] = _parse(lines)
+        # GIT_EXCLUDE patterns are relative to the root, not to .git/info.
+        return _RuleSet(path, "" if filename == GIT_EXCLUDE else base, spec)
+
+
+class Matcher:
+    def __init__(self, rules: IgnoreRules) -> None:
+        self._rules = rules
+        self._files: dict[tuple[str, str], _RuleSet | None] = {}
+        self._dir_hits: dict[str, Hit | None] = {}
+        self._layer_cache: dict[str, list[list[_RuleSet]]] = {}
+
+    def hit(self, rel: str, is_dir: bool) -> Hit | None:
+        """Why rel (normalised, relative, "." for the root) is hidden; None if visible."""
+        if rel in (".", ""):
+            return None
+        parts = rel.split("/")
+        if ".git" in parts:
+            git_dir = "/".join(parts[: parts.index(".git") + 1])
+            return Hit(GIT_DIR_SOURCE, "", git_dir)
+        for i in range(1, len(parts)):
+            ancestor_hit = self._dir_hit("/".join(parts[:i]))
+            if ancestor_hit:
+                return ancestor_hit
+        return self._own_hit(rel, is_dir)
+
+    def _dir_hit(self, directory: str) -> Hit | None:
+        if directory not in self._dir_hits:
+            self._dir_hits[directory] = self._own_hit(directory, True)
+        return self._dir_hits[directory]
+
+    def _own_hit(self, rel: str, is_dir: bool) -> Hit | None:
+        """The decision of the rules alone, assuming every ancestor directory is visible."""
+        for layer in self._layers(_parent(rel)):
+            for rule_set in layer:
+                result = rule_set.check(rel, is_dir)
+                if result is not None:
+                    ignored, pattern = result
+                    return Hit(rule_set.source, pattern, rel) if ignored else None
+        return None
+
+    def _layers(self, directory: str) -> list[list[_RuleSet]]:
+        if directory not in self._layer_cache:
+            self._layer_cache[directory] = self._load_layers(directory)
+        return self._layer_cache[directory]
+
+    def _load_layers(self, directory: str) -> list[list[_RuleSet]]:
+        """Rule sets in precedence order, grouped by source (see the module docstring)."""
+        rules = self._rules
+        deepest_first = list(reversed(_dirs_down_to(directory)))
+
+        def nested(filename: str) -> list[_RuleSet]:
+            loaded = (self._file(base, filename) for base in deepest_first)
+            return [r for r in loaded if r is not None]
+
+        exclude = self._file("", GIT_EXCLUDE)
+        return [
+            rules.extra,
+            nested(GLASSCODERIGNORE),
+            nested(GITIGNORE) + rules.outer_gitignores,
+            ([exclude] if exclude else []) + rules.outer_excludes,
+        ]
+
+    def _file(self, base: str, filename: str) -> _RuleSet | None:
+        key = (base, filename)
+        if key not in self._files:
+            self._files[key] = self._rules.load(base, filename)
+        return self._files[key]

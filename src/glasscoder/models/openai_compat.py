@@ -1,0 +1,401 @@
+"""A model behind an OpenAI-compatible chat-completions endpoint (vLLM, SGLang, llama.cpp's
+server, Ollama, ...), spoken to with the official openai SDK over guard/egress's HTTP client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from glasscoder import __version__
+from glasscoder.guard.audit import AuditLog
+from glasscoder.guard.egress import TRANSPORT_ERRORS, Redactor, make_http_client, no_redaction
+from glasscoder.models.base import Message, ModelError, Reply, ToolCall, Usage
+from glasscoder.models.toolcalls import (
+    coerce_arguments,
+    has_tool_call_markup,
+    parse_text_tool_calls,
+)
+
+API_KEY_ENV = "GLASSCODER_API_KEY"
+# Headers the SDK adds that describe this machine (OS, CPU, Python build) or pick up account
+# ids from the environment; no inference server needs them, so they are not sent.
+_SDK_HEADERS = (
+    "X-Stainless-Lang",
+    "X-Stainless-Package-Version",
+    "X-Stainless-OS",
+    "X-Stainless-Arch",
+    "X-Stainless-Runtime",
+    "X-Stainless-Runtime-Version",
+    "X-Stainless-Async",
+    "X-Stainless-Retry-Count",
+    "X-Stainless-Read-Timeout",
+    "OpenAI-Organization",
+    "OpenAI-Project",
+)
+_EXCERPT_CHARS = 300
+
+
+@dataclass
+class _RawCall:
+    id: str | None
+    name: str
+    arguments: str | dict[str, Any] | None
+
+
+@dataclass
+class _RawReply:
+    content: str
+    calls: list[_RawCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+
+
+def import_sdk() -> None:
+    """Import the SDK now; called from a background thread while a run sets itself up."""
+    import openai  # noqa: F401
+
+
+class OpenAICompatModel:
+    def __init__(
+        self,
+        endpoint: str,
+        model: str,
+        api_key: str | None = None,
+        audit: AuditLog | None = None,
+        *,
+        stream: bool = True,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_tokens: int | None = None,
+        extra_body: dict[str, Any] | None = None,
+        timeout: float = 600.0,
+        api_key_env: str = API_KEY_ENV,
+        redact: Redactor = no_redaction,
+    ) -> None:
+        http_client = make_http_client(endpoint, audit, timeout, redact)
+        import openai  # here, not at module top: importing it costs ~0.4 s of startup
+
+        self.name = model
+        self.endpoint = endpoint.rstrip("/")
+        self.stream = stream
+        self._sdk = openai
+        self._timeout = timeout
+        self._api_key_env = api_key_env
+        self._sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
+        self._extra_body = extra_body
+        self._headers: dict[str, Any] = {name: openai.Omit() for name in _SDK_HEADERS}
+        self._headers["User-Agent"] = f"glasscoder/{__version__}"
+        self._send_stream_options = True  # cleared when the server rejects stream_options
+        self._client = openai.OpenAI(
+            base_url=endpoint,
+            api_key=api_key or "not-needed",
+            http_client=http_client,
+            max_retries=1,
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def complete(
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        on_text: Callable[[str], None] | None = None,
+    ) -> Reply:
+        params = self._params(messages, tools)
+        sdk = self._sdk
+        try:
+            raw = self._streamed(params, on_text) if self.stream else self._plain(params)
+        except sdk.APIStatusError as exc:
+            raise self._status_error(exc) from exc
+        except sdk.APIConnectionError as exc:
+            raise self._unreachable(exc) from exc
+        except (sdk.OpenAIError, *TRANSPORT_ERRORS) as exc:
+            raise ModelError(
+                f"The model endpoint at {self.endpoint} failed: {_reason(exc)}"
+            ) from exc
+        reply = _to_reply(raw, _schemas(tools), _turn(messages))
+        if not self.stream and on_text is not None and reply.content:
+            on_text(reply.content)  # all at once, so callers see the words either way
+        return reply
+
+    def _params(self, messages: list[Message], tools: list[dict[str, Any]]) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.name,
+            "messages": [_wire_message(m) for m in messages],
+            "extra_headers": self._headers,
+        }
+        if tools:
+            params["tools"] = tools
+        params.update({k: v for k, v in self._sampling.items() if v is not None})
+        if self._extra_body:
+            params["extra_body"] = self._extra_body
+        return params
+
+    def _plain(self, params: dict[str, Any]) -> _RawReply:
+        resp = self._client.chat.completions.create(**params)
+        choices = getattr(resp, "choices", None)
+        if not choices:
+            raise ModelError(f"The model endpoint at {self.endpoint} sent a reply with no choices.")
+        choice = choices[0]
+        message = choice.message
+        calls = [
+            _RawCall(c.id, c.function.name, c.function.arguments)
+            for c in message.tool_calls or []
+            if getattr(c, "function", None) is not None
+        ]
+        return _RawReply(message.content or "", calls, _usage(resp.usage), choice.finish_reason)
+
+    def _streamed(self, params: dict[str, Any], on_text: Callable[[str], None] | None) -> _RawReply:
+        assembler = _StreamAssembler(on_text)
+        with self._open_stream(params) as stream:
+            for chunk in self._chunks(stream):
+                assembler.add(chunk)
+        return assembler.result()
+
+    def _open_stream(self, params: dict[str, Any]) -> Any:
+        create = self._client.chat.completions.create
+        if not self._send_stream_options:
+            return create(**params, stream=True)
+        try:
+            return create(**params, stream=True, stream_options={"include_usage": True})
+        except self._sdk.BadRequestError:
+            # Some servers reject stream_options; without it they just don't report usage.
+            stream = create(**params, stream=True)
+            self._send_stream_options = False  # only once the retry proved it was the cause
+            return stream
+
+    def _chunks(self, stream: Any) -> Iterator[Any]:
+        """The stream's chunks; a break mid-way becomes ModelError (chunks are not retried)."""
+        iterator = iter(stream)
+        while True:
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except (self._sdk.OpenAIError, *TRANSPORT_ERRORS, ValueError) as exc:
+                raise _cut_off(_reason(exc)) from exc
+            yield chunk
+
+    def _status_error(self, exc: Any) -> ModelError:
+        status = exc.status_code
+        where = f"The model endpoint at {self.endpoint}"
+        if status in (401, 403):
+            return ModelError(
+                f"{where} refused the API key (HTTP {status}). "
+                f"Put the right key in the {self._api_key_env} environment variable."
+            )
+        if status == 404:
+            return ModelError(
+                f"{where} answered 404 Not Found. Check that it serves the model "
+                f"'{self.name}' (GET {self.endpoint}/models lists them) and that the endpoint "
+                "ends with the server's /v1 path, e.g. http://127.0.0.1:8000/v1."
+            )
+        return ModelError(f"{where} answered HTTP {status}: {_excerpt(exc)}")
+
+    def _unreachable(self, exc: Any) -> ModelError:
+        if isinstance(exc, self._sdk.APITimeoutError):
+            reason = f"no answer within {self._timeout:g} s"
+        else:
+            reason = _reason(exc)
+        return ModelError(
+            f"Cannot reach the model endpoint at {self.endpoint}: {reason}. "
+            "Start the server or pass --endpoint."
+        )
+
+
+class _StreamAssembler:
+    """Builds one reply from streamed chunks: content deltas and tool-call deltas by index."""
+
+    def __init__(self, on_text: Callable[[str], None] | None) -> None:
+        self._text = _TextGate(on_text)
+        self._parts: list[str] = []
+        self._calls: dict[int, _RawCall] = {}
+        self._usage = Usage()
+        self._finish: str | None = None
+
+    def add(self, chunk: Any) -> None:
+        if getattr(chunk, "usage", None):
+            self._usage = _usage(chunk.usage)
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            if delta is not None:
+                self._add_delta(delta)
+            if getattr(choice, "finish_reason", None):
+                self._finish = choice.finish_reason
+
+    def _add_delta(self, delta: Any) -> None:
+        content = getattr(delta, "content", None)
+        if content:
+            self._parts.append(content)
+            self._text.feed(content)
+        for part in getattr(delta, "tool_calls", None) or []:
+            self._add_call_part(part)
+
+    def _add_call_part(self, part: Any) -> None:
+        index = getattr(part, "index", None)
+        if not isinstance(index, int):
+            # No index: a part with an id starts a new call, any other continues the last.
+            fresh = getattr(part, "id", None) or not self._calls
+            index = len(self._calls) if fresh else max(self._calls)
+        call = self._calls.setdefault(index, _RawCall(None, "", ""))
+        call.id = call.id or getattr(part, "id", None)
+        fn = getattr(part, "function", None)
+        if fn is None:
+            return
+        if fn.name and not call.name:
+            call.name = fn.name  # sent once; servers that repeat it must not double it
+        if fn.arguments:
+            fragment = fn.arguments
+            if not isinstance(fragment, str):
+                fragment = json.dumps(fragment, ensure_ascii=False)
+            call.arguments = f"{call.arguments or ''}{fragment}"
+
+    def result(self) -> _RawReply:
+        self._text.flush()
+        if self._finish is None:
+            raise _cut_off("the stream ended without a finish_reason")
+        calls = [self._calls[i] for i in sorted(self._calls)]
+        return _RawReply("".join(self._parts), calls, self._usage, self._finish)
+
+
+_MARKERS = ("<tool_call", "<function=")
+
+
+class _TextGate:
+    """Passes streamed text on until tool-call markup begins: that is parsed, not shown.
+
+    A tail that could be the start of a marker ("<tool") is held back until the next delta
+    settles it.
+    """
+
+    def __init__(self, on_text: Callable[[str], None] | None) -> None:
+        self._on_text = on_text
+        self._held = ""
+        self._open = on_text is not None
+
+    def feed(self, text: str) -> None:
+        if not self._open:
+            return
+        text = self._held + text
+        starts = [i for i in (text.find(m) for m in _MARKERS) if i != -1]
+        if starts:
+            self._emit(text[: min(starts)])
+            self._open = False
+            return
+        keep = _partial_marker_len(text)
+        self._held = text[len(text) - keep :]
+        self._emit(text[: len(text) - keep])
+
+    def flush(self) -> None:
+        if self._open:
+            self._emit(self._held)
+        self._held = ""
+
+    def _emit(self, text: str) -> None:
+        if text and self._on_text is not None:
+            self._on_text(text)
+
+
+def _partial_marker_len(text: str) -> int:
+    """Length of the longest tail of text that could still grow into a marker."""
+    longest = min(len(text), max(len(m) for m in _MARKERS) - 1)
+    for n in range(longest, 0, -1):
+        if any(m.startswith(text[-n:]) for m in _MARKERS):
+            return n
+    return 0
+
+
+def _to_reply(raw: _RawReply, schemas: dict[str, dict], turn: int) -> Reply:
+    calls = [_tool_call(call, i, schemas, turn) for i, call in enumerate(raw.calls)]
+    content = raw.content
+    if not calls and has_tool_call_markup(content):
+        parsed = parse_text_tool_calls(content, schemas, id_prefix=f"call_{turn}")
+        content, calls = parsed.text, parsed.calls
+    return Reply(content, calls, raw.usage, raw.finish_reason)
+
+
+def _tool_call(raw: _RawCall, i: int, schemas: dict[str, dict], turn: int) -> ToolCall:
+    args, error = coerce_arguments(raw.name, raw.arguments, schemas)
+    # A missing id gets one derived from the history, never a random one: the prompt must stay
+    # byte-identical turn after turn so the server's prefix cache is reused.
+    return ToolCall(raw.id or f"call_{turn}_{i}", raw.name, args, error)
+
+
+def _turn(messages: list[Message]) -> int:
+    return sum(1 for m in messages if m.get("role") == "assistant")
+
+
+def _schemas(tools: list[dict[str, Any]]) -> dict[str, dict]:
+    functions = (t.get("function") or {} for t in tools)
+    return {f["name"]: f.get("parameters") or {} for f in functions if f.get("name")}
+
+
+def _wire_message(message: Message) -> Message:
+    """Tool-call arguments are dicts inside glasscoder, JSON strings on the wire."""
+    calls = message.get("tool_calls")
+    if message.get("role") != "assistant" or not calls:
+        return message
+    return {**message, "tool_calls": [_wire_call(c) for c in calls]}
+
+
+def _wire_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    args = function.get("arguments")
+    if isinstance(args, str):
+        return call
+    text = json.dumps(args if args is not None else {}, ensure_ascii=False)
+    return {**call, "function": {**function, "arguments": text}}
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    prompt = getattr(usage, "prompt_tokens", 0) or 0
+    completion = getattr(usage, "completion_tokens", 0) or 0
+    return Usage(int(prompt), int(completion))
+
+
+def _cut_off(reason: str) -> ModelError:
+    return ModelError(
+        f"The model's reply was cut off mid-stream ({reason}). "
+        "Check the model server's log, then try again."
+    )
+
+
+def _excerpt(exc: Any) -> str:
+    """The server's own words about an error, shortened: its message when the body is JSON."""
+    try:
+        text = exc.response.text
+    except Exception:  # a body that cannot be read still leaves the SDK's message
+        text = ""
+    text = _error_message(text) or text or str(getattr(exc, "message", "") or exc)
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > _EXCERPT_CHARS:
+        text = text[:_EXCERPT_CHARS] + "..."
+    return text or "(no details)"
+
+
+def _error_message(body: str) -> str | None:
+    # OpenAI and llama.cpp: {"error": {"message"}}; vLLM: {"message"}; FastAPI: {"detail"}.
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    found = error.get("message") if isinstance(error, dict) else error
+    found = found or data.get("message") or data.get("detail")
+    return found if isinstance(found, str) else None
+
+
+def _reason(exc: BaseException) -> str:
+    # The SDK's wrappers say only "Connection error."; the error under them says what broke.
+    cause = exc.__cause__ or exc
+    return str(cause) or type(cause).__name__

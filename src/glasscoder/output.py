@@ -1,0 +1,137 @@
+"""What headless runs print: text for people, json and stream-json for programs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from glasscoder.agent.loop import Event, Outcome
+
+# Markers that begin a tool call written as text; such text is not echoed to the person.
+_CALL_MARKERS = ("<tool_call>", "<function=")
+
+
+def result_object(outcome: Outcome, session_id: str, error: str | None = None) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "type": "result",
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "session_id": session_id,
+        "turns": outcome.turns,
+        "usage": {
+            "prompt_tokens": outcome.usage.prompt_tokens,
+            "completion_tokens": outcome.usage.completion_tokens,
+        },
+        "files_changed": outcome.files_changed,
+        "result": outcome.result,
+    }
+    if error:
+        obj["error"] = error
+    return obj
+
+
+class TextOutput:
+    """Model words on stdout as they stream; tool activity on stderr."""
+
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+        self.out, self.err = out, err
+        self._turn_text = ""
+        self._shown = 0
+        self._streamed = False
+
+    def notice(self, message: str) -> None:
+        print(message, file=self.err, flush=True)
+
+    def event(self, event: Event) -> None:
+        kind = event["type"]
+        if kind == "text":
+            self._streamed = True
+            self._turn_text += event["text"]
+            self._show(_visible_prefix(self._turn_text))
+        elif kind == "assistant":
+            if not self._streamed:
+                self._show(event.get("content") or "")
+            if self._shown:
+                self.out.write("\n")
+                self.out.flush()
+            self._turn_text, self._shown, self._streamed = "", 0, False
+            for call in event.get("tool_calls") or []:
+                self.notice(f"> {call['function']['name']} {_brief(call['function']['arguments'])}")
+        elif kind == "tool_result" and event["is_error"]:
+            self.notice(f"  {event['content'].splitlines()[0][:200] if event['content'] else ''}")
+
+    def final(self, outcome: Outcome, session_id: str, error: str | None = None) -> None:
+        if error:
+            self.notice(f"glasscoder: {error}")
+        elif outcome.status != "done":
+            self.notice(f"glasscoder: {outcome.result}")
+        changed = ", ".join(outcome.files_changed) or "none"
+        self.notice(
+            f"[session {session_id} | {outcome.status} | {outcome.turns} turns | "
+            f"{outcome.usage.prompt_tokens}+{outcome.usage.completion_tokens} tokens | "
+            f"changed: {changed}]"
+        )
+
+    def _show(self, text: str) -> None:
+        if len(text) > self._shown:
+            self.out.write(text[self._shown :])
+            self.out.flush()
+            self._shown = len(text)
+
+
+class JsonOutput:
+    """One JSON object at the end."""
+
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
+        self.out, self.err = out, err
+
+    def notice(self, message: str) -> None:
+        print(message, file=self.err, flush=True)
+
+    def event(self, event: Event) -> None:
+        pass
+
+    def final(self, outcome: Outcome, session_id: str, error: str | None = None) -> None:
+        self.out.write(json.dumps(result_object(outcome, session_id, error)) + "\n")
+        self.out.flush()
+
+
+class StreamJsonOutput(JsonOutput):
+    """One JSON event per line, as things happen."""
+
+    def notice(self, message: str) -> None:
+        self._line({"type": "notice", "message": message})
+
+    def event(self, event: Event) -> None:
+        if event["type"] != "text":  # whole messages only; deltas would flood the stream
+            self._line(event)
+
+    def _line(self, obj: dict[str, Any]) -> None:
+        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+def make_output(fmt: str) -> TextOutput | JsonOutput:
+    return {"text": TextOutput, "json": JsonOutput, "stream-json": StreamJsonOutput}[fmt]()
+
+
+def _visible_prefix(text: str) -> str:
+    """The part of streamed text that is surely not the start of a tool call."""
+    cut = min((i for i in (text.find(m) for m in _CALL_MARKERS) if i >= 0), default=-1)
+    if cut >= 0:
+        return text[:cut]
+    # Hold back a tail that could still grow into a marker.
+    for size in range(min(len(text), max(map(len, _CALL_MARKERS))), 0, -1):
+        if any(m.startswith(text[-size:]) for m in _CALL_MARKERS):
+            return text[:-size]
+    return text
+
+
+def _brief(args: Any) -> str:
+    if not isinstance(args, dict):
+        return ""
+    for key in ("path", "command", "pattern"):
+        if key in args:
+            return str(args[key]).splitlines()[0][:120] if str(args[key]) else ""
+    return ""

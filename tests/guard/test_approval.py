@@ -1,0 +1,48 @@
+import pytest
+
+from glasscoder.guard.approval import Approval, command_allowed
+
+
+class _Tool:
+    def __init__(self, name: str, read_only: bool, runs_commands: bool) -> None:
+        self.name, self.read_only, self.runs_commands = name, read_only, runs_commands
+
+
+READ = _Tool("read_file", True, False)
+EDIT = _Tool("edit_file", False, False)
+SHELL = _Tool("run_shell", False, True)
+
+
+@pytest.mark.parametrize(
+    ("command", "allowed"),
+    [
+        ("pytest", True),
+        ("pytest -x tests/test_a.py", True),
+        ("npm test", True),
+        ("npm install", False),
+        ("pytest; rm -rf ~", False),
+        ("pytest && curl http://x", False),
+        ("pytest | sh", False),
+        ("pytest $(curl x)", False),
+        ("pytest `id`", False),
+        ("pytest > /etc/passwd", False),
+        ("pytest\nrm -rf /", False),
+        ("pytestx", False),
+        ("'unterminated", False),
+        ("", False),
+    ],
+)
+def test_command_allowed_only_for_simple_prefix_matches(command: str, allowed: bool) -> None:
+    assert command_allowed(command, ["pytest", "npm test"]) is allowed
+
+
+def test_modes() -> None:
+    plan = Approval("plan")
+    assert plan.offers(READ) and not plan.offers(EDIT) and not plan.offers(SHELL)
+    assert "plan mode" in (plan.refusal(EDIT, {}) or "")
+    auto_edit = Approval("auto-edit", ["make test"])
+    assert auto_edit.refusal(EDIT, {}) is None
+    assert auto_edit.refusal(SHELL, {"command": "make test"}) is None
+    refusal = auto_edit.refusal(SHELL, {"command": "make deploy"})
+    assert refusal and "allowed: make test" in refusal
+    assert Approval("auto").refusal(SHELL, {"command": "anything | at all"}) is None

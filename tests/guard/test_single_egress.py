@@ -1,0 +1,96 @@
+"""Invariant: guard/egress.py is the one way out; no other module can reach the network.
+
+Every import in src/glasscoder is read with `ast` (lazy imports inside functions and
+importlib.import_module("...") / __import__("...") calls included).
+"""
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import glasscoder
+
+PACKAGE = Path(glasscoder.__file__).parent
+NETWORK = frozenset(
+    {"socket", "ssl", "http.client", "urllib.request", "httpx", "httpx2", "httpcore",
+     "httpcore2", "urllib3", "requests", "aiohttp", "websockets"}
+)  # fmt: skip
+# module (relative to the package) -> the forbidden imports it alone may use
+ALLOWED = {
+    "guard/egress.py": NETWORK,
+    "models/openai_compat.py": frozenset({"openai"}),
+}
+FORBIDDEN = NETWORK | {"openai"}
+
+
+def imported_names(tree: ast.AST) -> Iterator[str]:
+    """Every module a file imports, as dotted names (`from http import client` -> http.client)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and (name := _literal_import(node)):
+            yield name
+
+
+def _literal_import(call: ast.Call) -> str | None:
+    """The name in importlib.import_module("x") or __import__("x"), when it is a literal."""
+    func = call.func
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    if called not in ("__import__", "import_module") or not call.args:
+        return None
+    first = call.args[0]
+    return first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+
+
+def forbidden_in(name: str) -> str | None:
+    """The forbidden module `name` is or lies under, if any."""
+    for module in FORBIDDEN:
+        if name == module or name.startswith(module + "."):
+            return module
+    return None
+
+
+def offences() -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        allowed = ALLOWED.get(rel, frozenset())
+        for name in imported_names(ast.parse(path.read_text(), filename=str(path))):
+            module = forbidden_in(name)
+            if module and module not in allowed:
+                found.append(f"{rel} imports {name}")
+    return sorted(set(found))
+
+
+def test_only_egress_reaches_the_network() -> None:
+    assert offences() == []
+
+
+def test_the_check_sees_the_imports_it_allows() -> None:
+    # Guards against a walker that finds nothing and so passes vacuously.
+    egress = ast.parse((PACKAGE / "guard/egress.py").read_text())
+    assert "httpx2" in set(imported_names(egress))
+    provider = ast.parse((PACKAGE / "models/openai_compat.py").read_text())
+    assert "openai" in set(imported_names(provider))  # imported lazily, inside the class
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import socket",
+        "from http import client",
+        "import urllib.request as r",
+        "def f():\n    import httpx2",
+        "import importlib\nimportlib.import_module('requests')",
+        "__import__('aiohttp.client')",
+        "from openai import OpenAI",
+    ],
+)
+def test_the_check_catches_each_way_of_importing(source: str) -> None:
+    names = imported_names(ast.parse(source))
+    assert any(forbidden_in(n) for n in names)
