@@ -66,6 +66,8 @@ class TextOutput:
             self.notice(f"glasscoder: {error}")
         elif outcome.status != "done":
             self.notice(f"glasscoder: {outcome.result}")
+        if outcome.status != "done":
+            self.notice(f"Resume with: glasscoder --resume {session_id}")
         changed = ", ".join(outcome.files_changed) or "none"
         self.notice(
             f"[session {session_id} | {outcome.status} | {outcome.turns} turns | "

@@ -142,6 +142,7 @@ EXAMPLE = "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</paramete
         f"# Format\n\nA call looks like:\n\n{EXAMPLE}\n</tool_call>\n\nThat is all.\n",
         f"Two calls:\n{EXAMPLE}\n</tool_call>\n{EXAMPLE}\n</tool_call>\nEnd.",
         'TEXT = """\n<tool_call>\n{"name": "read_file", "arguments": {}}\n</tool_call>\n"""\n',
+        "<tool_call> tags wrap each call.\n<function=NAME> comes first.\n",
     ],
 )
 def test_value_holding_whole_example_calls(content: str) -> None:

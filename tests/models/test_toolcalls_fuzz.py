@@ -226,14 +226,15 @@ def test_xml_round_trip_keeps_text_around_a_well_formed_call(
     assert parsed.text == f"{before}\n\n{after}".strip()
 
 
-EXAMPLE_CALLS = [
+EXAMPLE_LINES = [
     "<tool_call>\n<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>",
     "<function=read_file>\n<parameter=path>\na.py\n</parameter>\n</function>",
     '<tool_call>\n{"name": "read_file", "arguments": {"path": "</tool_call>"}}\n</tool_call>',
+    "<tool_call> tags wrap each call; <function=NAME> names the tool.",
 ]
-# Docs and tests about tool calls: example calls on lines of their own, among ordinary lines.
+# Docs and tests about tool calls: examples on lines of their own, among ordinary lines.
 values_with_examples = st.lists(
-    st.one_of(values, st.sampled_from(EXAMPLE_CALLS)), min_size=1, max_size=4
+    st.one_of(values, st.sampled_from(EXAMPLE_LINES)), min_size=1, max_size=4
 ).map("\n".join)
 
 

@@ -69,6 +69,9 @@ class Agent:
     def run(self, task: str | None) -> Outcome:
         """Work on `task` (None: continue the conversation as it stands) until done or a limit."""
         self._close_dangling_calls("not run: the session was interrupted")
+        last = self.session.messages[-1] if self.session.messages else {}
+        if not task and last.get("role") == "assistant":
+            task = _CONTINUE_TASK  # a resumed session whose last turn had ended
         if task:
             self.session.append({"role": "user", "content": task})
         tracker = ChangeTracker(self.ctx.workspace.root)
@@ -196,6 +199,7 @@ class Agent:
                 return
 
 
+_CONTINUE_TASK = "Continue with the task."
 _CONTINUE = (
     "Your last reply was empty or cut off. Continue the task; when it is done, reply with a "
     "short summary and no tool call."

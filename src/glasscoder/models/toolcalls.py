@@ -16,10 +16,11 @@ Ollama, vLLM with the wrong parser), so glasscoder reads them itself. Two format
 Nothing here raises on model output. A call that cannot be understood comes back with
 ``ToolCall.error`` set to a sentence the agent loop sends to the model so it can try again.
 
-The XML format cannot be read unambiguously when a value itself contains the call's own tags
-(for example a test file full of example tool calls), so a ``</parameter>`` only ends a value
-when the next thing after it is another tag of the call or the end of the text. Lookalikes in
-the middle of a line of code (``s = "</parameter>"``) therefore stay inside the value.
+The XML format has no escaping, yet values hold code and docs that look like its tags. So a
+``</parameter>`` ends a value only when another tag of the call, or the end, comes next: a
+lookalike such as ``s = "</parameter>"`` stays in the value. A call that starts on a line of
+its own inside a value is an example in a doc or test when the value's ``</parameter>`` comes
+after it, and otherwise the start of the next call.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ class ParsedText:
     calls: list[ToolCall]  # in order of appearance; ToolCall.error set for broken calls
 
 
+_JSON_HEAD = r"""\{\s*["']name["']"""  # how a Hermes call begins
 _MARKUP = re.compile(r"</?tool_call|<function\s*=")
 _CALL_START = re.compile(r"</?tool_call\s*>|<function\s*=")
 _OPEN = re.compile(r"<tool_call\s*>")
 _CLOSE = re.compile(r"</tool_call\s*>")
 # A call's </tool_call>, unless another call or closing tag comes first (then it is missing).
 _CLOSE_OR_NEXT = re.compile(
-    r"""(?P<close></tool_call\s*>)|<tool_call\s*>|<function\s*=|\{\s*["']name["']"""
+    rf"(?P<close></tool_call\s*>)|<tool_call\s*>|<function\s*=|{_JSON_HEAD}"
     r"|</parameter\s*>|</function\s*>"
 )
 _TOOL_CALL_TAG = re.compile(r"</?tool_call\s*>")
@@ -69,7 +71,7 @@ _LINE_BOUNDARY = re.compile(
     r"|</function\s*>(?=\s*(?:</?tool_call\s*>|<function\s*=|\Z)))",
     re.MULTILINE,
 )
-_JSON_NAME = re.compile(r"""\{\s*["']name["']""")
+_JSON_NAME = re.compile(_JSON_HEAD)
 _FENCE_OPEN = re.compile(
     r"^[ \t]{0,3}(?:(?P<ticks>`{3,})[^`\n]*|(?P<tildes>~{3,})[^\n]*)$", re.MULTILINE
 )
@@ -250,17 +252,20 @@ class _Scanner:
 
     def _value_end(self, start: int) -> tuple[int, int]:
         """Where the value starting at `start` ends, and where reading resumes."""
-        pos, cut = start, None
+        pos, cut = start, None  # cut: where the value ends if no </parameter> turns up
         for _ in range(_MAX_EXAMPLES + 1):
             boundary = _LINE_BOUNDARY.search(self.text, pos)
             limit = boundary.start() if boundary else len(self.text)
             close = self._value_close(pos, limit, boundary)
             if close is not None:
                 return close.start(), close.end()
-            after = self._call_end(boundary) if boundary and boundary["opener"] else None
-            if after is None:  # </parameter> is missing: the value runs to the next tag or the end
-                end = limit if cut is None else cut
+            if boundary is None or not boundary["opener"] or self.depth >= _MAX_DEPTH:
+                end = limit if cut is None else cut  # </parameter> is missing
                 return end, end
+            after = self._call_end(boundary)
+            if after is None:  # the tag named in prose ("<tool_call> wraps..."): part of the value
+                pos = boundary.end()
+                continue
             # A call starts on a line of its own. Either this value lost its </parameter> and
             # ends there, or the value holds an example call: a </parameter> after it decides.
             cut = limit if cut is None else cut
@@ -283,7 +288,7 @@ class _Scanner:
     def _call_end(self, boundary: re.Match[str]) -> int | None:
         """Where the call starting on the `boundary` line ends; None if it is no call."""
         opener = _CALL_START.match(self.text, boundary.start("opener"))
-        if opener is None or self.depth >= _MAX_DEPTH:
+        if opener is None:
             return None
         probe = _Scanner(self.text, self.fenced, self.depth + 1)
         return probe._call(opener, opener.start())
