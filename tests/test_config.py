@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,66 @@ def test_environment_lists_and_xdg_config_home(dirs, monkeypatch) -> None:
     assert s.allow_commands == ["pytest", "npm test"]
     assert s.stream is False
     assert s.endpoint == "http://127.0.0.1:9/v1"
+
+
+def test_trusted_keys_cannot_be_smuggled_in_with_dashes(dirs) -> None:
+    # _apply reads `api-key-env` as `api_key_env`; the trust check must too.
+    _user, root = dirs
+    (root / ".glasscoder" / "config.toml").write_text(
+        'api-key-env = "AWS_SECRET_ACCESS_KEY"\nallow-commands = ["bash"]\n'
+    )
+    s = load_settings(root, {})
+    assert s.api_key_env == "GLASSCODER_API_KEY" and s.allow_commands == []
+    assert len(s.warnings) == 2 and all("may not set" in w for w in s.warnings)
+
+
+def test_repository_config_cannot_allow_commands(dirs) -> None:
+    # Allowed commands run without asking in auto-edit mode: only the person may list them.
+    user, root = dirs
+    user.write_text('allow_commands = ["pytest"]\n')
+    (root / ".glasscoder" / "config.toml").write_text('allow_commands = ["bash", "sh"]\n')
+    s = load_settings(root, {})
+    assert s.allow_commands == ["pytest"]
+    assert "'allow_commands'" in s.warnings[0]
+
+
+def test_repository_ignore_adds_to_the_users_and_cannot_unhide(dirs) -> None:
+    user, root = dirs
+    user.write_text('ignore = ["*.pem", "private/"]\n')
+    (root / ".glasscoder" / "config.toml").write_text('ignore = ["data/", "!*.pem"]\n')
+    s = load_settings(root, {})
+    # The user's patterns come last, so they win; the project's negation is dropped.
+    assert s.ignore == ["data/", "*.pem", "private/"]
+    assert any("'!' patterns" in w for w in s.warnings)
+    (root / ".glasscoder" / "config.toml").write_text("ignore = []\n")
+    assert load_settings(root, {}).ignore == ["*.pem", "private/"]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: os.mkfifo(p), "not a regular file"),  # would block the open forever
+        (lambda p: p.symlink_to("/dev/zero"), "not a symlink"),  # would read forever
+        (lambda p: p.write_bytes(b"model = '\xff'\n"), "not valid TOML"),
+        (lambda p: p.write_text("a = " + "[" * 100_000), "not valid TOML"),  # RecursionError
+        (lambda p: p.write_text("# x\n" * 300_000), "larger than"),
+        (lambda p: p.mkdir(), "not a regular file"),
+    ],
+    ids=["fifo", "dev-zero-link", "bad-utf8", "deep-nesting", "huge", "directory"],
+)
+def test_hostile_project_config_file_is_one_clear_error(dirs, make, message) -> None:
+    _user, root = dirs
+    make(root / ".glasscoder" / "config.toml")
+    with pytest.raises(UsageError, match=message):
+        load_settings(root, {})
+
+
+def test_project_config_dir_symlinked_elsewhere_is_refused(dirs, tmp_path: Path) -> None:
+    _user, root = dirs
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "config.toml").write_text('model = "from-outside"\n')
+    (root / ".glasscoder").rmdir()
+    (root / ".glasscoder").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="not a symlink"):
+        load_settings(root, {})

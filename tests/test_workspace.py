@@ -660,3 +660,67 @@ def test_symlinks_cannot_unhide_or_smuggle_rules(tmp_path: Path) -> None:
     (root / ".env").symlink_to("config/dev.env")
     with pytest.raises(WorkspaceError, match=r"'\.env' is ignored"):
         ws.read_text(".env")
+
+
+def test_emptying_a_rule_file_does_not_unhide_what_it_hid(tmp_path: Path) -> None:
+    write_files(tmp_path, {".gitignore": ".env\n", ".env": "KEY=1", "a.py": ""})
+    ws = Workspace(tmp_path)
+    assert ws.is_ignored(".env")
+    ws.write_text(".gitignore", "")  # the model rewrites .gitignore like any file
+    with pytest.raises(WorkspaceError, match="as it was when this session started"):
+        ws.read_text(".env")
+    assert [name for name, _ in ws.list_dir(".")] == [".gitignore", "a.py"]
+    assert list(ws.walk()) == [".gitignore", "a.py"]
+
+
+def test_a_new_nested_negation_does_not_unhide(tmp_path: Path) -> None:
+    write_files(tmp_path, {".gitignore": "*.key\n", "sub/server.key": "PRIVATE"})
+    ws = Workspace(tmp_path)
+    ws.write_text("sub/.gitignore", "!server.key\n")
+    with pytest.raises(WorkspaceError, match=r"'sub/server\.key' is ignored by \.gitignore as it"):
+        ws.read_text("sub/server.key")
+    assert list(ws.walk()) == [".gitignore", "sub/.gitignore"]
+
+
+def test_project_config_folder_is_not_writable(tmp_path: Path) -> None:
+    # What the model writes there would configure the next session.
+    (tmp_path / "link").symlink_to(".")
+    ws = Workspace(tmp_path)
+    for path in (".glasscoder/config.toml", "link/.glasscoder/config.toml", "sub/.glasscoder/x"):
+        with pytest.raises(WorkspaceError, match="only the user may change it"):
+            ws.write_text(path, 'model = "x"\n')
+    assert not (tmp_path / ".glasscoder").exists()
+
+
+def test_glasscoders_own_folders_inside_the_workspace_are_hidden(tmp_path: Path) -> None:
+    # glasscoder run in the home folder: its config and sessions lie inside the workspace.
+    config, data = tmp_path / ".config" / "glasscoder", tmp_path / "share" / "glasscoder"
+    write_files(tmp_path, {".config/glasscoder/config.toml": "", "share/glasscoder/s/audit.jsonl":
+                           "", ".config/other.toml": "", "notes.txt": ""})  # fmt: skip
+    ws = Workspace(tmp_path, private=[config, data, tmp_path.parent / "elsewhere"])
+    for path in (".config/glasscoder/config.toml", "share/glasscoder/s/audit.jsonl"):
+        with pytest.raises(WorkspaceError, match="glasscoder's own configuration"):
+            ws.read_text(path)
+    with pytest.raises(WorkspaceError, match="glasscoder's own configuration"):
+        ws.write_text(".config/glasscoder/config.toml", 'sandbox = "none"\n')
+    assert list(ws.walk()) == [".config/other.toml", "notes.txt"]
+    assert (config / "config.toml").read_text() == ""
+
+
+def test_own_folders_default_to_the_xdg_locations(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("GLASSCODER_CONFIG", raising=False)
+    write_files(tmp_path, {"cfg/glasscoder/config.toml": "", "data/glasscoder/x": "", "a": ""})
+    ws = Workspace(tmp_path)
+    assert list(ws.walk()) == ["a"]
+    assert ws.is_ignored("cfg/glasscoder/config.toml") and ws.is_ignored("data/glasscoder")
+
+
+def test_a_path_too_long_for_the_system_is_a_workspace_error(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    for path in ("x" * 5000, "y" * 300):  # longer than PATH_MAX, then a name longer than NAME_MAX
+        with pytest.raises(WorkspaceError, match="cannot access"):
+            ws.read_text(path)
+        with pytest.raises(WorkspaceError, match="cannot access"):
+            ws.exists(path)

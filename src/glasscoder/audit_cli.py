@@ -38,7 +38,8 @@ def verify_command(session_id: str | None) -> int:
             click.echo(f"{sid}: ok ({result.records} records)")
         else:
             bad += 1
-            click.echo(f"{sid}: FAILED at record {result.first_bad}: {result.reason}")
+            where = "" if result.first_bad is None else f" at record {result.first_bad}"
+            click.echo(f"{sid}: FAILED{where}: {result.reason}")
     return 1 if bad else 0
 
 

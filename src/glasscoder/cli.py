@@ -38,9 +38,10 @@ def cli(ctx: click.Context, **opts: Any) -> None:
     _preload_model_sdk()
     from glasscoder.run import run_headless
 
-    task = opts.pop("task")
+    task = (opts.pop("task") or "").strip() or None  # a blank -p is no task at all
     if task is None and not sys.stdin.isatty():
-        task = sys.stdin.read().strip() or None
+        # Bytes, decoded leniently: under a UTF-8 locale a stray byte would raise.
+        task = sys.stdin.buffer.read().decode("utf-8", "replace").strip() or None
     if task is None and not opts["resume"]:
         raise UsageError('No task given. Pass -p "TASK" (or pipe it on stdin), or --resume ID.')
     sys.exit(run_headless(task, opts))

@@ -2,23 +2,30 @@
 
 A project's `.glasscoder/config.toml` arrives with the repository, so it is treated as
 untrusted: it may tune the agent but may not choose where code is sent, which key is used,
-or whether commands run unsandboxed (those keys are ignored there, with a warning).
+what runs without asking, or whether commands run unsandboxed (those keys are ignored there,
+with a warning). Its `ignore` patterns add to the user's and can only hide more. It is read
+like a workspace file (no symlinks, a regular file of bounded size), so a FIFO or a link to
+/dev/zero planted there cannot hang or exhaust glasscoder.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from glasscoder.beneath import BeneathOpener
 from glasscoder.errors import UsageError
 
 APPROVAL_MODES = ("plan", "auto-edit", "auto")
 SANDBOXES = ("none",)
 # Keys a repository's own config may not set: they decide where code goes and what runs.
-TRUSTED_ONLY = frozenset({"endpoint", "api_key_env", "sandbox", "approval"})
+TRUSTED_ONLY = frozenset({"endpoint", "api_key_env", "sandbox", "approval", "allow_commands"})
+PROJECT_CONFIG = ".glasscoder/config.toml"
+_MAX_CONFIG_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -67,23 +74,20 @@ def user_config_path() -> Path:
     return Path(os.environ.get("GLASSCODER_CONFIG") or config_home() / "config.toml")
 
 
+def own_paths() -> list[Path]:
+    """Where glasscoder keeps what the model must never touch: config, sessions, audit logs."""
+    return [config_home(), user_config_path(), data_home()]
+
+
 def project_config_path(root: Path) -> Path:
-    return root / ".glasscoder" / "config.toml"
+    return root / PROJECT_CONFIG
 
 
 def load_settings(root: Path, flags: dict[str, Any]) -> Settings:
     """Merge every source; `flags` holds only the flags the person actually gave."""
     settings = Settings()
     _apply(settings, _read_toml(user_config_path()), str(user_config_path()))
-    project = _read_toml(project_config_path(root))
-    for key in sorted(TRUSTED_ONLY & project.keys()):
-        settings.warnings.append(
-            f"Ignored '{key}' in {project_config_path(root)}: a repository's config may not "
-            "set it; "
-            f"put it in {user_config_path()} or pass it as a flag."
-        )
-        del project[key]
-    _apply(settings, project, str(project_config_path(root)))
+    _apply_project(settings, root)
     env = {name: os.environ[var] for var, name in ENV_KEYS.items() if os.environ.get(var)}
     _apply(settings, env, "the environment")
     _apply(settings, {k: v for k, v in flags.items() if v is not None}, "the command line")
@@ -91,16 +95,78 @@ def load_settings(root: Path, flags: dict[str, Any]) -> Settings:
     return settings
 
 
+def _apply_project(settings: Settings, root: Path) -> None:
+    """The untrusted project config: trusted keys dropped, ignore patterns only added."""
+    source = str(project_config_path(root))
+    # Keys are compared as _apply will use them, so `api-key-env` is `api_key_env`.
+    project = {key.replace("-", "_"): value for key, value in _read_project_toml(root).items()}
+    for key in sorted(TRUSTED_ONLY & project.keys()):
+        settings.warnings.append(
+            f"Ignored '{key}' in {source}: a repository's config may not set it; "
+            f"put it in {user_config_path()} or pass it as a flag."
+        )
+        del project[key]
+    extra = _convert("ignore", project.pop("ignore", []), [], source)
+    if any(pattern.startswith("!") for pattern in extra):
+        settings.warnings.append(
+            f"Ignored the '!' patterns of 'ignore' in {source}: a repository's config may hide "
+            "more files, not fewer."
+        )
+    _apply(settings, project, source)
+    # Last match wins in ignore patterns, so the user's own come after the project's.
+    settings.ignore = [p for p in extra if not p.startswith("!")] + settings.ignore
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
-            return tomllib.load(f)
+            return _parse_toml(f.read(), path)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"{path} is not valid TOML ({e}); fix or remove it.") from None
     except OSError as e:
         raise UsageError(f"Cannot read {path}: {e.strerror}.") from None
+
+
+def _read_project_toml(root: Path) -> dict[str, Any]:
+    path = project_config_path(root)
+    try:
+        opener = BeneathOpener(str(root))
+    except OSError as e:
+        raise UsageError(f"Cannot open the workspace {root}: {e.strerror}.") from None
+    try:
+        fd = opener.open(PROJECT_CONFIG, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise UsageError(
+            f"Cannot read {path}: {e.strerror} (it must be a regular file, not a symlink)."
+        ) from None
+    finally:
+        opener.close()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{path} is not a regular file; remove it.")
+        data = _read_at_most(fd, _MAX_CONFIG_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_CONFIG_BYTES:
+        raise UsageError(f"{path} is larger than {_MAX_CONFIG_BYTES} bytes; remove it.")
+    return _parse_toml(data, path)
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks = []
+    while limit > 0 and (chunk := os.read(fd, min(limit, 65536))):
+        chunks.append(chunk)
+        limit -= len(chunk)
+    return b"".join(chunks)
+
+
+def _parse_toml(data: bytes, path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # TOMLDecodeError and UnicodeDecodeError too
+        raise UsageError(f"{path} is not valid TOML ({e}); fix or remove it.") from None
 
 
 def _apply(settings: Settings, values: dict[str, Any], source: str) -> None:
@@ -148,7 +214,8 @@ def _validate(s: Settings) -> None:
             f"Unknown sandbox '{s.sandbox}'. This version has only 'none' (run commands "
             "unsandboxed, by your explicit choice); without it commands are refused."
         )
-    for name in ("max_turns", "max_tokens", "max_time", "shell_timeout", "output_limit"):
+    for name in ("max_turns", "max_tokens", "max_time", "shell_timeout", "output_limit",
+                 "request_timeout"):  # fmt: skip
         if getattr(s, name) <= 0:
             raise UsageError(f"{name} must be greater than 0.")
     if s.endpoint is not None and not s.endpoint.startswith(("http://", "https://")):

@@ -3,10 +3,16 @@
 Sources, highest precedence first (the first source with a matching pattern decides, so a
 ``!negation`` in a higher source re-includes what a lower one ignores, as in ripgrep):
 
+0. glasscoder's own configuration and session folders, when they lie inside the workspace,
 1. ``extra_ignores`` from the glasscoder config,
 2. ``.glasscoderignore`` files (root and nested),
 3. ``.gitignore`` files (root and nested),
 4. ``.git/info/exclude``.
+
+Rule files may change while a session runs (the model edits ``.gitignore`` like any file).
+New rules apply at once, but a path the rules hid when a file was first read stays hidden:
+otherwise a model could empty ``.gitignore``, or add ``!secret`` to a nested one, and read
+what it was meant never to see.
 
 Within a nested source the deepest file with a match wins and its patterns are relative to
 its own directory, as in git. When the workspace is a subdirectory of a git repository, the
@@ -28,6 +34,8 @@ GLASSCODERIGNORE = ".glasscoderignore"
 GIT_EXCLUDE = ".git/info/exclude"
 EXTRA_SOURCE = "the extra_ignores setting of the glasscoder config"
 GIT_DIR_SOURCE = "git's internal .git directory"
+OWN_SOURCE = "glasscoder's own configuration and sessions"
+BASELINE_NOTE = " as it was when this session started"
 
 _SPEC_CACHE_SIZE = 256
 
@@ -105,23 +113,38 @@ class IgnoreRules:
     """Loads rule files through `read` and keeps parsed specs keyed by file content."""
 
     def __init__(
-        self, read: Reader, extra_patterns: Sequence[str] = (), outer: Sequence[OuterFile] = ()
+        self,
+        read: Reader,
+        extra_patterns: Sequence[str] = (),
+        outer: Sequence[OuterFile] = (),
+        own_patterns: Sequence[str] = (),
     ) -> None:
         self._read = read
+        self.own = [_RuleSet(OWN_SOURCE, "", _parse(own_patterns))] if own_patterns else []
         self.extra = [_RuleSet(EXTRA_SOURCE, "", _parse(extra_patterns))] if extra_patterns else []
         # Files above the root change rarely and are outside our reach later: parse them once.
         outer_sets = [(f, _RuleSet(f.source, "", _parse(f.lines), f.prefix)) for f in outer]
         self.outer_gitignores = [rules for f, rules in outer_sets if not f.exclude]
         self.outer_excludes = [rules for f, rules in outer_sets if f.exclude]
         self._specs: dict[bytes, pathspec.GitIgnoreSpec] = {}
+        self._first: dict[str, bytes | None] = {}  # each rule file as it was first read
+        self.changed = False  # whether a rule file differs from its first reading
 
     def matcher(self) -> Matcher:
         """A view for a batch of checks: each rule file is read at most once per matcher."""
         return Matcher(self)
 
-    def load(self, base: str, filename: str) -> _RuleSet | None:
+    def load(self, base: str, filename: str, baseline: bool = False) -> _RuleSet | None:
+        """The rules of one file as it is now, or (baseline) as it was first read."""
         path = f"{base}/{filename}" if base else filename
-        data = self._read(path)
+        if baseline:
+            if path not in self._first:
+                self._first[path] = self._read(path)
+            data = self._first[path]
+        else:
+            data = self._read(path)
+            if self._first.setdefault(path, data) != data:
+                self.changed = True
         if not data:
             return None
         spec = self._specs.get(data)
@@ -132,18 +155,32 @@ class IgnoreRules:
             lines = data.decode("utf-8", "surrogateescape").splitlines()
             spec = self._specs[data] = _parse(lines)
         # GIT_EXCLUDE patterns are relative to the root, not to .git/info.
-        return _RuleSet(path, "" if filename == GIT_EXCLUDE else base, spec)
+        source = path + BASELINE_NOTE if baseline else path
+        return _RuleSet(source, "" if filename == GIT_EXCLUDE else base, spec)
 
 
 class Matcher:
-    def __init__(self, rules: IgnoreRules) -> None:
+    def __init__(self, rules: IgnoreRules, baseline: bool = False) -> None:
         self._rules = rules
+        self._baseline = baseline  # judge by the rule files as first read
+        self._original: Matcher | None = None
         self._files: dict[tuple[str, str], _RuleSet | None] = {}
         self._dir_hits: dict[str, Hit | None] = {}
         self._layer_cache: dict[str, list[list[_RuleSet]]] = {}
 
     def hit(self, rel: str, is_dir: bool) -> Hit | None:
-        """Why rel (normalised, relative, "." for the root) is hidden; None if visible."""
+        """Why rel (normalised, relative, "." for the root) is hidden; None if visible.
+
+        Hidden by the rules as they are now, or as they were first read (see the module
+        docstring); the second check only runs once some rule file has changed.
+        """
+        found = self._current_hit(rel, is_dir)
+        if found is None and not self._baseline and self._rules.changed:
+            self._original = self._original or Matcher(self._rules, baseline=True)
+            found = self._original._current_hit(rel, is_dir)
+        return found
+
+    def _current_hit(self, rel: str, is_dir: bool) -> Hit | None:
         if rel in (".", ""):
             return None
         parts = rel.split("/")
@@ -187,6 +224,7 @@ class Matcher:
 
         exclude = self._file("", GIT_EXCLUDE)
         return [
+            rules.own,
             rules.extra,
             nested(GLASSCODERIGNORE),
             nested(GITIGNORE) + rules.outer_gitignores,
@@ -196,5 +234,5 @@ class Matcher:
     def _file(self, base: str, filename: str) -> _RuleSet | None:
         key = (base, filename)
         if key not in self._files:
-            self._files[key] = self._rules.load(base, filename)
+            self._files[key] = self._rules.load(base, filename, self._baseline)
         return self._files[key]

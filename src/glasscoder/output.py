@@ -7,6 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from glasscoder.agent.loop import Event, Outcome
+from glasscoder.safetext import printable, scrub
 
 # Markers that begin a tool call written as text; such text is not echoed to the person.
 _CALL_MARKERS = ("<tool_call>", "<function=")
@@ -32,7 +33,11 @@ def result_object(outcome: Outcome, session_id: str, error: str | None = None) -
 
 
 class TextOutput:
-    """Model words on stdout as they stream; tool activity on stderr."""
+    """Model words on stdout as they stream; tool activity on stderr.
+
+    Everything printed goes through safetext.printable: model text and file names may carry
+    terminal escape sequences.
+    """
 
     def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
         self.out, self.err = out, err
@@ -41,7 +46,7 @@ class TextOutput:
         self._streamed = False
 
     def notice(self, message: str) -> None:
-        print(message, file=self.err, flush=True)
+        print(printable(message), file=self.err, flush=True)
 
     def event(self, event: Event) -> None:
         kind = event["type"]
@@ -77,7 +82,7 @@ class TextOutput:
 
     def _show(self, text: str) -> None:
         if len(text) > self._shown:
-            self.out.write(text[self._shown :])
+            self.out.write(printable(text[self._shown :]))
             self.out.flush()
             self._shown = len(text)
 
@@ -89,13 +94,13 @@ class JsonOutput:
         self.out, self.err = out, err
 
     def notice(self, message: str) -> None:
-        print(message, file=self.err, flush=True)
+        print(printable(message), file=self.err, flush=True)
 
     def event(self, event: Event) -> None:
         pass
 
     def final(self, outcome: Outcome, session_id: str, error: str | None = None) -> None:
-        self.out.write(json.dumps(result_object(outcome, session_id, error)) + "\n")
+        self.out.write(_json_line(result_object(outcome, session_id, error), ascii_only=True))
         self.out.flush()
 
 
@@ -110,12 +115,17 @@ class StreamJsonOutput(JsonOutput):
             self._line(event)
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.out.write(_json_line(obj, ascii_only=False))
         self.out.flush()
 
 
 def make_output(fmt: str) -> TextOutput | JsonOutput:
     return {"text": TextOutput, "json": JsonOutput, "stream-json": StreamJsonOutput}[fmt]()
+
+
+def _json_line(obj: dict[str, Any], ascii_only: bool) -> str:
+    """One line of strict JSON, whatever text obj holds (see safetext.scrub)."""
+    return json.dumps(scrub(obj), ensure_ascii=ascii_only, allow_nan=False) + "\n"
 
 
 def _visible_prefix(text: str) -> str:

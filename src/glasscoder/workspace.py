@@ -6,6 +6,9 @@ refuses anything whose real location is outside the root. The use then goes thro
 after the check makes the operation fail instead of escaping (see beneath.py).
 
 Ignored files (see ignore.py) are hidden: reads, writes and listings refuse or skip them.
+So are glasscoder's own configuration and session folders when the workspace contains them
+(say it is the home folder): a model that could write them could turn off its own limits for
+the next session, or rewrite the transcripts and audit logs of this one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from glasscoder import ignore
 from glasscoder.beneath import O_CLOEXEC, O_NOFOLLOW, BeneathOpener
+from glasscoder.config import own_paths
 
 MAX_READ_BYTES = 20 * 1024 * 1024
 _MAX_RULE_FILE_BYTES = 1024 * 1024
@@ -32,6 +36,7 @@ _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC
 
 _DIR, _FILE, _LINK, _OTHER = "dir", "file", "link", "other"
+PROJECT_CONFIG_DIR = ".glasscoder"
 
 
 class WorkspaceError(Exception):
@@ -45,6 +50,7 @@ class Workspace:
         extra_ignores: Sequence[str] = (),
         *,
         use_openat2: bool | None = None,  # None: use it when the kernel has it
+        private: Sequence[Path] | None = None,  # hidden outright; None: glasscoder's own paths
     ) -> None:
         given = os.path.abspath(os.fspath(root))
         if not os.path.isdir(given):
@@ -54,8 +60,9 @@ class Workspace:
         self._root_prefixes = [_components(str(self.root)), _components(given)]
         self._opener = BeneathOpener(str(self.root), use_openat2)
         self._finalizer = weakref.finalize(self, self._opener.close)
+        own = _private_patterns(self.root, own_paths() if private is None else private)
         self._rules = ignore.IgnoreRules(
-            self._read_rule_file, extra_ignores, _enclosing_repo_rules(self.root)
+            self._read_rule_file, extra_ignores, _enclosing_repo_rules(self.root), own
         )
         self._frozen: ignore.Matcher | None = None
         self._new_file_mode = 0o644 & ~_umask()
@@ -105,6 +112,11 @@ class Workspace:
     def is_dir(self, path: str) -> bool:
         st = self._lstat(self._checked(path))
         return st is not None and stat.S_ISDIR(st.st_mode)
+
+    def is_file(self, path: str) -> bool:
+        """Whether path is a regular file (not a FIFO, socket or device)."""
+        st = self._lstat(self._checked(path))
+        return st is not None and stat.S_ISREG(st.st_mode)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -303,6 +315,8 @@ class Workspace:
             raise _os_error(exc, parent) from None
         try:
             return _lstat_at(fd, name)
+        except OSError as exc:  # e.g. ENAMETOOLONG
+            raise _os_error(exc, rel) from None
         finally:
             os.close(fd)
 
@@ -418,6 +432,23 @@ def _outer_file(path: Path, root: Path, prefix: str, exclude: bool) -> list[igno
     return [ignore.OuterFile(os.path.relpath(path, root), prefix, lines, exclude)]
 
 
+def _private_patterns(root: Path, private: Sequence[Path]) -> list[str]:
+    """Anchored ignore patterns for those private paths that lie inside root."""
+    patterns = []
+    for path in private:
+        try:
+            rel = Path(os.path.realpath(path)).relative_to(root)
+        except ValueError:
+            continue  # outside the workspace: out of the model's reach anyway
+        if rel.parts:
+            patterns.append("/" + "".join(_escape_glob(c) for c in rel.as_posix()))
+    return patterns
+
+
+def _escape_glob(char: str) -> str:
+    return "\\" + char if char in "\\*?[] " else char
+
+
 def _components(path: str) -> list[str]:
     return [part for part in path.split("/") if part not in ("", ".")]
 
@@ -482,6 +513,11 @@ def _refuse_write(rel: str) -> None:
         raise WorkspaceError(
             f"'{rel}' lists files hidden from the model; only the user may change it"
         )
+    if PROJECT_CONFIG_DIR in rel.split("/"):
+        raise WorkspaceError(
+            f"'{rel}' is in {PROJECT_CONFIG_DIR}/, glasscoder's configuration for this project; "
+            "only the user may change it"
+        )
 
 
 def _outside(path: str, links: list[str]) -> WorkspaceError:
@@ -495,6 +531,8 @@ def _outside(path: str, links: list[str]) -> WorkspaceError:
 def _hidden_message(rel: str, hit: ignore.Hit) -> str:
     if hit.source == ignore.GIT_DIR_SOURCE:
         return f"'{rel}' is inside git's internal .git directory, which is hidden from the model"
+    if hit.source == ignore.OWN_SOURCE:
+        return f"'{rel}' holds glasscoder's own configuration or sessions, hidden from the model"
     rule = f"{hit.source} (pattern '{hit.pattern}')"
     if hit.path == rel:
         return f"'{rel}' is ignored by {rule} and hidden from the model"

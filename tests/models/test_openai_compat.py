@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from glasscoder.guard import egress
 from glasscoder.guard.audit import AuditLog, body_bytes, iter_records, verify
 from glasscoder.models.base import ModelError, Usage
 from glasscoder.models.openai_compat import OpenAICompatModel
 from tests.fakes.openai_server import FakeOpenAIServer, FakeReply, FakeToolCall, unused_port
+from tests.fakes.raw_server import RawServer
 
 
 def tool(name: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -327,3 +329,78 @@ def test_importing_the_module_does_not_import_openai() -> None:
     code = "import sys, glasscoder.models.openai_compat; print('openai' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- servers that send what no schema allows ----------------------------------------------
+
+
+def completion(message: Any, **extra: Any) -> bytes:
+    choice = {"index": 0, "message": message, "finish_reason": "stop"}
+    body = {"id": "x", "object": "chat.completion", "choices": [choice], **extra}
+    return json.dumps(body).encode()
+
+
+def chunk(delta: Any, finish: str | None = None, **extra: Any) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    body = {"id": "x", "object": "chat.completion.chunk", "choices": [choice], **extra}
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not JSON"),
+        (b"", "not JSON"),
+        (b'{"choices": 5}', "not a chat completion"),
+        (completion(None), "not a chat completion"),
+        (b"<html>Bad gateway</html>", "not a chat completion"),  # served as text/html
+    ],
+    ids=["invalid-json", "empty-200", "choices-not-a-list", "null-message", "html-200"],
+)
+def test_a_reply_that_is_not_a_completion_is_a_model_error(
+    make_model: MakeModel, body: bytes, message: str
+) -> None:
+    kind = "text/html" if body.startswith(b"<html") else "application/json"
+    with RawServer(body, content_type=kind) as raw, pytest.raises(ModelError, match=message):
+        make_model(raw.base_url, stream=False).complete(USER, TOOLS)
+
+
+def test_fields_of_the_wrong_type_are_read_not_crashed_on(make_model: MakeModel) -> None:
+    message = {"role": "assistant", "content": 5, "tool_calls": [
+        {"id": [1], "type": "function", "function": {"name": "read_file", "arguments": "{}"}},
+        {"id": "b", "type": "function", "function": {"name": None, "arguments": None}},
+        {"id": "c", "type": "function", "function": None}, 7]}  # fmt: skip
+    body = completion(message, usage={"prompt_tokens": "many", "completion_tokens": -3})
+    with RawServer(body) as raw:
+        reply = make_model(raw.base_url, stream=False).complete(USER, TOOLS)
+    assert reply.content == "5" and reply.usage == Usage(0, 0)
+    assert [(c.id, c.name) for c in reply.tool_calls] == [("call_0_0", "read_file"), ("b", "")]
+    assert reply.tool_calls[1].error  # an unnamed call goes back to the model as an error
+
+
+def test_streamed_fields_of_the_wrong_type(make_model: MakeModel) -> None:
+    events = [
+        chunk({"content": 5}),
+        chunk({"tool_calls": [{"index": 0, "id": 9, "function": {"name": 5, "arguments": {}}}]}),
+        chunk({}, "tool_calls", usage={"prompt_tokens": float("nan")}).replace(b"NaN", b'"x"'),
+        b"[DONE]",
+    ]
+    with RawServer(events=events) as raw:
+        reply = make_model(raw.base_url).complete(USER, TOOLS)
+    assert reply.content == "5" and reply.usage == Usage(0, 0)
+    assert [(c.name, c.error is not None) for c in reply.tool_calls] == [("5", True)]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["sse", "plain"])
+def test_an_endless_or_huge_reply_is_cut_off(
+    make_model: MakeModel, audit: AuditLog, monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    monkeypatch.setattr(egress, "MAX_RESPONSE_BYTES", 200_000)  # 64 MiB in real use
+    if stream:
+        raw = RawServer(events=[chunk({"content": "A" * 4096})], repeat=True)
+    else:
+        raw = RawServer(completion({"role": "assistant", "content": "A" * 300_000}))
+    with raw, pytest.raises(ModelError, match="passed 200000 bytes without ending"):
+        make_model(raw.base_url, stream=stream).complete(USER, TOOLS)
+    response = next(r for r in iter_records(audit.path) if r["kind"] == "response")
+    assert response["ended"] == "error" and response["bytes"] <= 200_000 + 64 * 1024

@@ -163,6 +163,9 @@ def test_read_file_refuses_hidden_files_and_says_why(
         ({"path": "src/app.py", "offset": 0}, "'offset' must be at least 1"),
         ({"path": "src/app.py", "limit": True}, "'limit' must be an integer"),
         ({"path": "src/app.py", "limit": "many"}, "'limit' must be an integer"),
+        # str.isdigit() is true of superscripts, which int() refuses: a ValueError escaped.
+        ({"path": "src/app.py", "offset": "²"}, "'offset' must be an integer"),
+        ({"path": "src/app.py", "limit": "1.5"}, "'limit' must be an integer"),
     ],
 )
 def test_read_file_argument_errors(ctx: ToolContext, args: dict, message: str) -> None:

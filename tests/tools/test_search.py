@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -273,3 +274,10 @@ def test_backends_agree(root: Path) -> None:
     for query in queries:
         with_rg = Grep(use_ripgrep=True).run(query, ctx).text
         assert with_rg == Grep(use_ripgrep=False).run(query, ctx).text, query
+
+
+def test_a_fifo_as_the_search_path_is_refused(grep: Grep, root: Path, ctx: ToolContext) -> None:
+    # ripgrep opens an explicitly named FIFO and blocks until the search timeout (60 s).
+    os.mkfifo(root / "pipe")
+    with pytest.raises(ToolError, match="not a regular file or a directory"):
+        grep.run({"pattern": "x", "path": "pipe"}, ctx)

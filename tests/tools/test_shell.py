@@ -95,10 +95,20 @@ def test_falls_back_to_sh_when_bash_is_missing(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "args",
     [{}, {"command": ""}, {"command": 3}, {"command": "true", "timeout": -1},
-     {"command": "true", "timeout": True}, {"command": "true", "timeout": "soon"}],
+     {"command": "true", "timeout": True}, {"command": "true", "timeout": "soon"},
+     {"command": "true", "timeout": "²"}, {"command": "true", "timeout": float("nan")},
+     {"command": "echo hi\0; rm -rf x"}],
 )  # fmt: skip
 def test_bad_arguments_are_tool_errors(tmp_path, args):
     sandbox = RecordingSandbox()
     with pytest.raises(ToolError):
         RunShell().run(args, make_ctx(tmp_path, sandbox))
     assert sandbox.calls == []
+
+
+def test_huge_and_infinite_timeouts_are_capped(tmp_path):
+    sandbox = RecordingSandbox()
+    ctx = make_ctx(tmp_path, sandbox)
+    for timeout in (10**400, float("inf")):  # float(10**400) would overflow
+        shell(ctx, "true", timeout=timeout)
+    assert [call[3].timeout for call in sandbox.calls] == [MAX_TIMEOUT, MAX_TIMEOUT]

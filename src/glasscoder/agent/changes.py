@@ -1,4 +1,11 @@
-"""Which files a task changed, including through commands (git's view of the work tree)."""
+"""Which files a task changed, including through commands (git's view of the work tree).
+
+git runs here whether or not the person allowed commands, so it must not run anything the
+repository chose: a repository's own .git/config (it arrives with an archive or a shared
+folder) can name programs that `git status` starts - an fsmonitor, a filter driver for files
+marked in .gitattributes, the post-index-change hook. Every git call here switches those off
+from the command line, which outranks the repository's config.
+"""
 
 from __future__ import annotations
 
@@ -28,17 +35,56 @@ class ChangeTracker:
         return {p: _digest(self.root / p) for p in paths}
 
 
-def _dirty_paths(root: Path) -> list[str] | None:
+# Settings that keep `git status` from running programs; -c outranks the repository's config.
+_SAFE_GIT = (
+    "--no-optional-locks",  # status does not rewrite the index, so no post-index-change hook
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.fsmonitor=false",
+    "-c", "safe.bareRepository=explicit",  # no bare repository planted in the work tree
+)  # fmt: skip
+_FILTER_KEYS = ("clean", "smudge", "process")
+_TRUSTED_SCOPES = ("system", "global", "command")  # the person's config, not the repository's
+
+
+def _git(root: Path, *args: str) -> bytes | None:
+    """stdout of a git command run with _SAFE_GIT, or None if it fails."""
     try:
         proc = subprocess.run(
-            ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"],
-            cwd=root, capture_output=True, timeout=30, check=False,
+            ["git", *_SAFE_GIT, *args], cwd=root, stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=30, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if proc.returncode != 0:
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _no_filters(root: Path) -> list[str]:
+    """-c options that empty every filter driver the repository's config (or a file it
+    includes) touches; the person's own global and system drivers, e.g. git-lfs, stay."""
+    listing = _git(root, "config", "-z", "--show-scope", "--name-only", "--get-regexp",
+                   r"^filter\.") or b""  # fmt: skip
+    fields = listing.decode("utf-8", "surrogateescape").split("\0")
+    drivers = set()
+    for scope, key in zip(fields[::2], fields[1::2], strict=False):
+        driver, _, setting = key[len("filter.") :].rpartition(".")
+        if scope not in _TRUSTED_SCOPES and driver and setting in (*_FILTER_KEYS, "required"):
+            drivers.add(driver)
+    options = []
+    for driver in sorted(drivers):
+        for setting in _FILTER_KEYS:
+            options += ["-c", f"filter.{driver}.{setting}="]
+        options += ["-c", f"filter.{driver}.required=false"]
+    return options
+
+
+def _dirty_paths(root: Path) -> list[str] | None:
+    out = _git(
+        root, *_no_filters(root), "status", "--porcelain=v1", "-z", "--untracked-files=all",
+        "--ignore-submodules=all",  # a submodule's own config is not covered by _no_filters
+    )  # fmt: skip
+    if out is None:
         return None
-    entries = proc.stdout.decode("utf-8", "replace").split("\0")
+    entries = out.decode("utf-8", "replace").split("\0")
     paths, skip_next = [], False
     for entry in entries:
         if skip_next:  # the old name of a rename

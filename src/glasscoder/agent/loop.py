@@ -115,16 +115,18 @@ class Agent:
         state.turns += 1
         state.usage.add(reply.usage)
         self._give_ids(reply.tool_calls, state.turns)
-        self.session.append(reply.to_message())
-        self.emit({"type": "assistant", "turn": state.turns, **reply.to_message()})
+        stored = self.session.append(reply.to_message())
+        self.emit({"type": "assistant", "turn": state.turns, **stored})
         for call in reply.tool_calls:
             obs = self._execute(call)
             state.changed.update(obs.files_changed)
             content = ("Error: " if obs.is_error else "") + obs.text
-            self.session.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            stored = self.session.append(
+                {"role": "tool", "tool_call_id": call.id, "content": content}
+            )
             self.emit(
                 {"type": "tool_result", "tool_call_id": call.id, "name": call.name,
-                 "is_error": obs.is_error, "content": content}
+                 "is_error": obs.is_error, "content": stored["content"]}
             )  # fmt: skip
         return reply
 

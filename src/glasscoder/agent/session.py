@@ -17,6 +17,7 @@ from typing import Any
 
 from glasscoder.errors import UsageError
 from glasscoder.models.base import Message
+from glasscoder.safetext import scrub
 
 SESSION_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 
@@ -59,19 +60,27 @@ class Session:
             meta = json.loads((path / "meta.json").read_text())
         except FileNotFoundError:
             raise UsageError(f"No session '{sid}' in {sessions_dir}.") from None
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError) as e:
             raise UsageError(f"Session '{sid}' cannot be read ({e}).") from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("workspace"), str):
+            raise UsageError(f"Session '{sid}' cannot be read (its meta.json is damaged).")
         session = cls(sid, path, meta)
-        session.messages = _read_transcript(session.transcript_path)
+        try:
+            session.messages = _read_transcript(session.transcript_path)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"Session '{sid}' cannot be resumed: {e}.") from None
         return session
 
-    def append(self, message: Message) -> None:
+    def append(self, message: Message) -> Message:
+        """Store message (made JSON-safe: see safetext.scrub) and return what was stored."""
+        message = scrub(message)
         self.messages.append(message)
-        line = json.dumps(message, ensure_ascii=False) + "\n"
+        line = json.dumps(message, ensure_ascii=False, allow_nan=False) + "\n"
         with self.transcript_path.open("a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
+        return message
 
     def save_meta(self) -> None:
         self.meta["updated"] = _now()
@@ -84,25 +93,50 @@ def list_sessions(sessions_dir: Path) -> list[dict[str, Any]]:
     found = []
     for meta_path in sorted(sessions_dir.glob("*/meta.json")):
         try:
-            found.append(json.loads(meta_path.read_text()))
-        except (OSError, json.JSONDecodeError):
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
             continue
+        if isinstance(meta, dict):
+            found.append(meta)
     return found
 
 
 def _read_transcript(path: Path) -> list[Message]:
-    messages = []
+    """The messages on disk; a half-written last line (a crash mid-append) is cut off the file.
+
+    Cutting it matters: the next append would otherwise continue that broken line, and the
+    message it holds would be lost at the following resume. Damage anywhere else raises
+    ValueError rather than silently dropping what follows it.
+    """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except FileNotFoundError:
         return []
-    for line in lines:
-        try:
-            messages.append(json.loads(line))
-        except json.JSONDecodeError:
-            # Only the last line can be half-written (a crash mid-append); drop it.
-            break
-    return messages
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) < len(data):
+        with path.open("r+b") as f:
+            f.truncate(len(complete))
+    lines = complete.decode("utf-8").splitlines()
+    return [_message(line, number) for number, line in enumerate(lines, 1)]
+
+
+def _message(line: str, number: int) -> Message:
+    try:
+        message = json.loads(line)
+    except ValueError:
+        message = None
+    if not _well_formed(message):
+        raise ValueError(f"line {number} of its transcript is damaged")
+    return message
+
+
+def _well_formed(message: Any) -> bool:
+    if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+        return False
+    calls = message.get("tool_calls") or []
+    return isinstance(calls, list) and all(
+        isinstance(c, dict) and isinstance(c.get("id"), str) for c in calls
+    )
 
 
 def _now() -> str:

@@ -9,7 +9,8 @@ test_single_egress.py holds that line). Each request passes, in order:
 3. audit - the redacted body, exactly as it will be sent, is written to the audit log;
 4. send;
 5. audit of the response, recorded as its bytes pass and written when the body is closed, so a
-   stream cut mid-way is still on record.
+   stream cut mid-way is still on record. A body past MAX_RESPONSE_BYTES is cut off with an
+   error: a server that streams without end must not exhaust memory.
 
 No telemetry of any kind: nothing else is sent, anywhere.
 """
@@ -29,6 +30,8 @@ from glasscoder.guard.audit import AuditLog, body_fields
 Redactor = Callable[[bytes], bytes]
 
 HIDDEN = "[hidden]"
+# Far above any one model reply (a streamed token costs ~150 bytes of SSE framing).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # Headers that carry credentials: the audit log shows that they were sent, never their value.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "api-key", "x-api-key"})
 
@@ -47,6 +50,10 @@ def no_redaction(body: bytes) -> bytes:
 
 class EgressRefused(UserFacingError):
     """A request to somewhere other than the configured model endpoint."""
+
+
+class ResponseTooLarge(httpx2.StreamError):
+    """The endpoint sent more than MAX_RESPONSE_BYTES in one response."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class EgressTransport(httpx2.BaseTransport):
         redact: Redactor = no_redaction,
     ) -> None:
         self.destination = Destination.of_endpoint(endpoint)
+        self.max_response_bytes = MAX_RESPONSE_BYTES
         self._audit = audit
         self._redact = redact
         # proxy=None: an environment proxy would be a second way out.
@@ -102,7 +110,7 @@ class EgressTransport(httpx2.BaseTransport):
             self._record("error", {"request_seq": seq, "error": _describe(exc)})
             raise
         on_close = partial(self._record_response, seq, response)
-        response.stream = RecordingStream(response.stream, on_close)
+        response.stream = RecordingStream(response.stream, on_close, self.max_response_bytes)
         return response
 
     def close(self) -> None:
@@ -179,9 +187,11 @@ class RecordingStream(httpx2.SyncByteStream):
         self,
         inner: httpx2.SyncByteStream,
         on_close: Callable[[bytes, str, str | None], None],
+        limit: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self._inner = inner
         self._on_close = on_close
+        self._limit = limit
         self._received = bytearray()
         self._ended = "closed"
         self._error: str | None = None
@@ -191,6 +201,10 @@ class RecordingStream(httpx2.SyncByteStream):
         try:
             for chunk in self._inner:
                 self._received += chunk
+                if len(self._received) > self._limit:
+                    raise ResponseTooLarge(
+                        f"the response passed {self._limit} bytes without ending"
+                    )
                 yield chunk
         except Exception as exc:
             self._ended, self._error = "error", _describe(exc)

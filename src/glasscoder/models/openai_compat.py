@@ -1,5 +1,9 @@
 """A model behind an OpenAI-compatible chat-completions endpoint (vLLM, SGLang, llama.cpp's
 server, Ollama, ...), spoken to with the official openai SDK over guard/egress's HTTP client.
+
+The SDK does not validate replies, so every field is read defensively (``_text``, ``_field``,
+``_count``): a server sending a number for content, null for a function or a list for an id
+gets a clear ModelError or a best reading, never a crash.
 """
 
 from __future__ import annotations
@@ -138,18 +142,27 @@ class OpenAICompatModel:
         return params
 
     def _plain(self, params: dict[str, Any]) -> _RawReply:
-        resp = self._client.chat.completions.create(**params)
-        choices = getattr(resp, "choices", None)
-        if not choices:
-            raise ModelError(f"The model endpoint at {self.endpoint} sent a reply with no choices.")
-        choice = choices[0]
-        message = choice.message
+        try:
+            resp = self._client.chat.completions.create(**params)
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise ModelError(
+                f"The model endpoint at {self.endpoint} sent a reply that is not JSON ({exc})."
+            ) from exc
+        choices = _field(resp, "choices")
+        message = _field(choices[0], "message") if isinstance(choices, list) and choices else None
+        if message is None:
+            raise ModelError(
+                f"The model endpoint at {self.endpoint} sent a reply that is not a chat "
+                "completion (it has no choices[0].message)."
+            )
         calls = [
-            _RawCall(c.id, c.function.name, c.function.arguments)
-            for c in message.tool_calls or []
-            if getattr(c, "function", None) is not None
+            _RawCall(_call_id(_field(c, "id")), _text(_field(fn, "name")), _field(fn, "arguments"))
+            for c in _list(_field(message, "tool_calls"))
+            if (fn := _field(c, "function")) is not None
         ]
-        return _RawReply(message.content or "", calls, _usage(resp.usage), choice.finish_reason)
+        finish = _field(choices[0], "finish_reason")
+        return _RawReply(_text(_field(message, "content")), calls, _usage(_field(resp, "usage")),
+                         finish if isinstance(finish, str) else None)  # fmt: skip
 
     def _streamed(self, params: dict[str, Any], on_text: Callable[[str], None] | None) -> _RawReply:
         assembler = _StreamAssembler(on_text)
@@ -220,38 +233,41 @@ class _StreamAssembler:
         self._finish: str | None = None
 
     def add(self, chunk: Any) -> None:
-        if getattr(chunk, "usage", None):
-            self._usage = _usage(chunk.usage)
-        for choice in getattr(chunk, "choices", None) or []:
-            delta = getattr(choice, "delta", None)
+        if _field(chunk, "usage"):
+            self._usage = _usage(_field(chunk, "usage"))
+        for choice in _list(_field(chunk, "choices")):
+            delta = _field(choice, "delta")
             if delta is not None:
                 self._add_delta(delta)
-            if getattr(choice, "finish_reason", None):
-                self._finish = choice.finish_reason
+            finish = _field(choice, "finish_reason")
+            if finish and isinstance(finish, str):
+                self._finish = finish
 
     def _add_delta(self, delta: Any) -> None:
-        content = getattr(delta, "content", None)
+        content = _text(_field(delta, "content"))
         if content:
             self._parts.append(content)
             self._text.feed(content)
-        for part in getattr(delta, "tool_calls", None) or []:
+        for part in _list(_field(delta, "tool_calls")):
             self._add_call_part(part)
 
     def _add_call_part(self, part: Any) -> None:
-        index = getattr(part, "index", None)
-        if not isinstance(index, int):
+        index = _field(part, "index")
+        part_id = _call_id(_field(part, "id"))
+        if not isinstance(index, int) or isinstance(index, bool):
             # No index: a part with an id starts a new call, any other continues the last.
-            fresh = getattr(part, "id", None) or not self._calls
+            fresh = part_id or not self._calls
             index = len(self._calls) if fresh else max(self._calls)
         call = self._calls.setdefault(index, _RawCall(None, "", ""))
-        call.id = call.id or getattr(part, "id", None)
-        fn = getattr(part, "function", None)
+        call.id = call.id or part_id
+        fn = _field(part, "function")
         if fn is None:
             return
-        if fn.name and not call.name:
-            call.name = fn.name  # sent once; servers that repeat it must not double it
-        if fn.arguments:
-            fragment = fn.arguments
+        name = _text(_field(fn, "name"))
+        if name and not call.name:
+            call.name = name  # sent once; servers that repeat it must not double it
+        fragment = _field(fn, "arguments")
+        if fragment:
             if not isinstance(fragment, str):
                 fragment = json.dumps(fragment, ensure_ascii=False)
             call.arguments = f"{call.arguments or ''}{fragment}"
@@ -356,9 +372,36 @@ def _wire_call(call: dict[str, Any]) -> dict[str, Any]:
 def _usage(usage: Any) -> Usage:
     if usage is None:
         return Usage()
-    prompt = getattr(usage, "prompt_tokens", 0) or 0
-    completion = getattr(usage, "completion_tokens", 0) or 0
-    return Usage(int(prompt), int(completion))
+    return Usage(_count(_field(usage, "prompt_tokens")), _count(_field(usage, "completion_tokens")))
+
+
+def _field(obj: Any, name: str) -> Any:
+    """obj.name, or obj[name] for a dict the SDK left unparsed; None when absent."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    """A text field: strings as they are, null as "", anything else as its JSON."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _call_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _count(value: Any) -> int:
+    """A token count; a server's garbage (text, negative, NaN) counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        return 0
+    return int(min(value, 2**53))
 
 
 def _cut_off(reason: str) -> ModelError:

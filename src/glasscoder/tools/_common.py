@@ -26,14 +26,25 @@ def int_arg(
     if value is None:
         return default
     # Models sometimes send numbers as strings ("10"); accept those, but not booleans.
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        value = _int_text(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ToolError(f"argument '{name}' must be an integer")
     if value < minimum or (maximum is not None and value > maximum):
         upper = f" and at most {maximum}" if maximum is not None else ""
         raise ToolError(f"argument '{name}' must be at least {minimum}{upper}, not {value}")
     return value
+
+
+def _int_text(text: str) -> int | str:
+    """The integer a string spells in decimal digits; the string itself when it spells none.
+
+    (str.isdigit() is also true of "²", which int() refuses.)
+    """
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def bool_arg(args: dict[str, Any], name: str, default: bool) -> bool:

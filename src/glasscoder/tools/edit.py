@@ -28,7 +28,7 @@ class WriteFile:
     parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "path": {"type": "string", "description": "File path relative to the repository root."},
+            "path": {"type": "string", "description": "File path relative to the workspace root."},
             "content": {"type": "string", "description": "The complete new content of the file."},
         },
         "required": ["path", "content"],
@@ -55,7 +55,7 @@ class EditFile:
     parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "path": {"type": "string", "description": "File path relative to the repository root."},
+            "path": {"type": "string", "description": "File path relative to the workspace root."},
             "old_string": {"type": "string", "description": "The exact text to replace."},
             "new_string": {"type": "string", "description": "The text to put in its place."},
             "replace_all": {

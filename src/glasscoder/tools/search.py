@@ -201,6 +201,8 @@ def _query(args: dict[str, Any], ws: Workspace) -> _Query:
     path = str_arg(args, "path", ".")
     if not ws.exists(path):  # also refuses hidden paths, saying which rule hides them
         raise ToolError(f"no such file or directory: '{path}'")
+    if not ws.is_dir(path) and not ws.is_file(path):  # ripgrep would block reading a FIFO
+        raise ToolError(f"'{path}' is not a regular file or a directory")
     glob = args.get("glob") or None
     if glob is not None and not isinstance(glob, str):
         raise ToolError("argument 'glob' must be a string")

@@ -16,7 +16,7 @@ DEFAULT_REFUSAL = "Commands cannot be run: no sandbox was chosen for this sessio
 class RunShell:
     name: ClassVar[str] = "run_shell"
     description: ClassVar[str] = (
-        "Run a bash command in the repository root and return its exit code and combined "
+        "Run a bash command in the workspace root and return its exit code and combined "
         "stdout/stderr. Processes it starts in the background are stopped when it returns; "
         f"the timeout is in seconds (at most {MAX_TIMEOUT})."
     )
@@ -45,6 +45,8 @@ class RunShell:
         command = args.get("command")
         if not isinstance(command, str) or not command.strip():
             raise ToolError("argument 'command' must be a non-empty string")
+        if "\0" in command:
+            raise ToolError("argument 'command' contains a NUL byte; a command line cannot")
         timeout = _timeout(args.get("timeout"), ctx.shell_timeout)
         env = minimal_env()
         result = ctx.sandbox.run(
@@ -64,13 +66,13 @@ def _shell(env: dict[str, str]) -> str:
 def _timeout(value: Any, default: float) -> float:
     if value is None:
         return min(default, MAX_TIMEOUT)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         value = int(value)  # some models send numbers as strings
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ToolError(
             f"argument 'timeout' must be a positive number of seconds (max {MAX_TIMEOUT})"
         )
-    return min(float(value), MAX_TIMEOUT)
+    return float(min(value, MAX_TIMEOUT))  # min first: float(10**400) overflows
 
 
 def format_result(result: Result, timeout: float) -> str:

@@ -1,0 +1,84 @@
+"""A real HTTP server on 127.0.0.1 that answers every POST with the same raw bytes.
+
+For what FakeOpenAIServer cannot say: bodies that are not JSON, fields of the wrong type,
+streams that never end::
+
+    with RawServer(b'{"choices": 5}') as srv:                # Content-Type: application/json
+    with RawServer(events=[b'{"choices": []}'], repeat=True) as srv:   # SSE, forever
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+
+class RawServer:
+    def __init__(
+        self,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        events: list[bytes] | None = None,  # SSE `data:` payloads; the body is then ignored
+        repeat: bool = False,  # send the events again and again until the client hangs up
+    ) -> None:
+        self.body, self.content_type, self.events, self.repeat = body, content_type, events, repeat
+        self.requests = 0
+        self._httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> Self:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.raw = self  # type: ignore[attr-defined]
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()  # fmt: skip
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._httpd is not None
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        raw: RawServer = self.server.raw  # type: ignore[attr-defined]
+        raw.requests += 1
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            if raw.events is None:
+                self._send_body(raw)
+            else:
+                self._send_events(raw)
+        except OSError:  # the client hung up, as it should on an endless stream
+            self.close_connection = True
+
+    def _send_body(self, raw: RawServer) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", raw.content_type)
+        self.send_header("Content-Length", str(len(raw.body)))
+        self.end_headers()
+        self.wfile.write(raw.body)
+
+    def _send_events(self, raw: RawServer) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        while True:
+            for event in raw.events or []:
+                data = b"data: " + event + b"\n\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            if not raw.repeat:
+                break
+        self.wfile.write(b"0\r\n\r\n")
