@@ -36,7 +36,7 @@ def test_json_outputs_stay_strict_json(printer) -> None:
     p.event(assistant({"offset": float("inf")}))
     p.event({"type": "tool_result", "is_error": False, "content": HOSTILE})
     p.notice(HOSTILE)
-    p.final(outcome(), "sid", error=HOSTILE)
+    p.final(outcome(), "sid")
     lines = out.getvalue().splitlines()
     out.getvalue().encode("utf-8")  # writable to a real UTF-8 stdout
     events = [strict_json(line) for line in lines]

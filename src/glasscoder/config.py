@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from glasscoder.beneath import BeneathOpener
 from glasscoder.errors import UsageError
@@ -216,10 +217,21 @@ def _validate(s: Settings) -> None:
         )
     for name in ("max_turns", "max_tokens", "max_time", "shell_timeout", "output_limit",
                  "request_timeout"):  # fmt: skip
-        if getattr(s, name) <= 0:
+        if not getattr(s, name) > 0:  # also refuses NaN
             raise UsageError(f"{name} must be greater than 0.")
-    if s.endpoint is not None and not s.endpoint.startswith(("http://", "https://")):
+    if not s.model.strip():
+        raise UsageError("model must not be empty; pass --model NAME.")
+    if s.endpoint is not None and not _is_http_url(s.endpoint):
         raise UsageError(
-            f"Endpoint '{s.endpoint}' must be an http:// or https:// URL, "
+            f"Endpoint '{s.endpoint}' must be an http:// or https:// URL with a host, "
             "e.g. http://127.0.0.1:8000/v1."
         )
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -13,7 +13,7 @@ from glasscoder.safetext import printable, scrub
 _CALL_MARKERS = ("<tool_call>", "<function=")
 
 
-def result_object(outcome: Outcome, session_id: str, error: str | None = None) -> dict[str, Any]:
+def result_object(outcome: Outcome, session_id: str) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "type": "result",
         "status": outcome.status,
@@ -27,8 +27,8 @@ def result_object(outcome: Outcome, session_id: str, error: str | None = None) -
         "files_changed": outcome.files_changed,
         "result": outcome.result,
     }
-    if error:
-        obj["error"] = error
+    if outcome.status == "error":  # the endpoint failed: say how, there are no final words
+        obj["error"], obj["result"] = outcome.result, ""
     return obj
 
 
@@ -66,10 +66,8 @@ class TextOutput:
         elif kind == "tool_result" and event["is_error"]:
             self.notice(f"  {event['content'].splitlines()[0][:200] if event['content'] else ''}")
 
-    def final(self, outcome: Outcome, session_id: str, error: str | None = None) -> None:
-        if error:
-            self.notice(f"glasscoder: {error}")
-        elif outcome.status != "done":
+    def final(self, outcome: Outcome, session_id: str) -> None:
+        if outcome.status != "done":
             self.notice(f"glasscoder: {outcome.result}")
         if outcome.status != "done":
             self.notice(f"Resume with: glasscoder --resume {session_id}")
@@ -99,8 +97,8 @@ class JsonOutput:
     def event(self, event: Event) -> None:
         pass
 
-    def final(self, outcome: Outcome, session_id: str, error: str | None = None) -> None:
-        self.out.write(_json_line(result_object(outcome, session_id, error), ascii_only=True))
+    def final(self, outcome: Outcome, session_id: str) -> None:
+        self.out.write(_json_line(result_object(outcome, session_id), ascii_only=True))
         self.out.flush()
 
 

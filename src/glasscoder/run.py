@@ -10,9 +10,8 @@ from glasscoder.agent.context import system_prompt
 from glasscoder.agent.loop import Agent, Outcome, RunLimits
 from glasscoder.agent.session import Session
 from glasscoder.config import Settings, data_home, load_settings
-from glasscoder.errors import ModelUnavailable, UsageError
+from glasscoder.errors import UsageError
 from glasscoder.guard.approval import Approval
-from glasscoder.models.base import Usage
 from glasscoder.output import make_output
 from glasscoder.tools.base import ToolContext
 from glasscoder.workspace import Workspace
@@ -53,14 +52,9 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
                "model": settings.model, "endpoint": settings.endpoint, "cwd": str(root),
                "approval": settings.approval, "sandbox": settings.sandbox or "disabled",
                "tools": list(agent.tools)})  # fmt: skip
-    try:
-        outcome = agent.run(task)
-        error = None
-    except ModelUnavailable as e:
-        outcome = Outcome("error", "model_error", "", 0, Usage())
-        error = str(e)
-    _record_outcome(session, outcome, task)
-    out.final(outcome, session.id, error)
+    outcome = agent.run(task)
+    _record_outcome(session, outcome)
+    out.final(outcome, session.id)
     return EXIT_CODES[outcome.status]
 
 
@@ -145,7 +139,7 @@ def _sandbox(settings: Settings) -> Any:
     return None
 
 
-def _record_outcome(session: Session, outcome: Outcome, task: str | None) -> None:
+def _record_outcome(session: Session, outcome: Outcome) -> None:
     session.meta.update(
         status=outcome.status, reason=outcome.reason, turns=outcome.turns,
         files_changed=outcome.files_changed,

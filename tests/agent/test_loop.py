@@ -175,3 +175,11 @@ def test_empty_or_cut_reply_is_nudged_once(buggy_repo: Path, tmp_path: Path) -> 
     outcome = agent.run("x")
     assert outcome.result == "Finished." and outcome.turns == 2
     assert "empty or cut off" in model.requests[1][-1]["content"]
+
+
+def test_model_failure_mid_task_keeps_turns_and_usage(buggy_repo: Path, tmp_path: Path) -> None:
+    # The scripted model raises ModelError once it runs out of replies, as a dead endpoint would.
+    agent, _, _ = make_agent(buggy_repo, tmp_path, [xml_call("read_file", path="calc.py")])
+    outcome = agent.run("x")
+    assert (outcome.status, outcome.reason, outcome.turns) == ("error", "model_error", 1)
+    assert outcome.usage.prompt_tokens > 0 and "no more replies" in outcome.result

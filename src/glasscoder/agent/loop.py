@@ -16,6 +16,7 @@ from typing import Any
 
 from glasscoder.agent.changes import ChangeTracker
 from glasscoder.agent.session import Session
+from glasscoder.errors import ModelUnavailable
 from glasscoder.guard.approval import Approval
 from glasscoder.models.base import Model, Reply, ToolCall, Usage
 from glasscoder.tools.base import Observation, Tool, ToolContext, ToolError, schema_for
@@ -81,6 +82,8 @@ class Agent:
         except KeyboardInterrupt:
             self._close_dangling_calls("not run: interrupted by the user")
             outcome = state.outcome("failed", "interrupted", "Interrupted by the user.")
+        except ModelUnavailable as e:  # turns and usage so far still count
+            outcome = state.outcome("error", "model_error", str(e))
         outcome.files_changed = sorted(state.changed | tracker.changed())
         return outcome
 

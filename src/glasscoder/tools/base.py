@@ -50,3 +50,14 @@ def schema_for(tool: Tool) -> dict[str, Any]:
             "parameters": tool.parameters,
         },
     }
+
+
+def clip(text: str, limit: int) -> str:
+    """Keep text within limit characters, cutting at a line break and saying so."""
+    if len(text) <= limit:
+        return text
+    note = f"\n... [output cut at {limit} characters; narrow the request to see the rest]"
+    keep = max(limit - len(note), 0)
+    cut = text.rfind("\n", 0, keep + 1)
+    head = text[: cut if cut > 0 else keep]
+    return head + note

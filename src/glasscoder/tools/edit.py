@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from glasscoder.tools.args import bool_arg, str_arg
 from glasscoder.tools.base import Observation, ToolContext, ToolError
 from glasscoder.tools.fuzzy import Match, find_all, find_unique
 
@@ -37,8 +38,8 @@ class WriteFile:
     runs_commands: ClassVar[bool] = False
 
     def run(self, args: dict[str, Any], ctx: ToolContext) -> Observation:
-        path = _string_arg(args, "path")
-        content = _string_arg(args, "content")
+        path = str_arg(args, "path")
+        content = str_arg(args, "content")
         rel = ctx.workspace.rel(path)
         created = ctx.workspace.write_text(path, content)
         verb = "Created" if created else "Overwrote"
@@ -69,10 +70,10 @@ class EditFile:
     runs_commands: ClassVar[bool] = False
 
     def run(self, args: dict[str, Any], ctx: ToolContext) -> Observation:
-        path = _string_arg(args, "path")
-        old = _string_arg(args, "old_string")
-        new = _string_arg(args, "new_string")
-        replace_all = _bool_arg(args, "replace_all")
+        path = str_arg(args, "path")
+        old = str_arg(args, "old_string")
+        new = str_arg(args, "new_string")
+        replace_all = bool_arg(args, "replace_all", False)
         if old == new:
             raise ToolError("old_string and new_string are identical; there is nothing to change")
         ws = ctx.workspace
@@ -206,23 +207,3 @@ def count_lines(text: str) -> int:
 def _lines(text: str) -> str:
     n = count_lines(text)
     return f"{n} line" if n == 1 else f"{n} lines"
-
-
-def _string_arg(args: dict[str, Any], name: str) -> str:
-    if name not in args:
-        raise ToolError(f"missing required argument '{name}'")
-    value = args[name]
-    if not isinstance(value, str):
-        raise ToolError(f"argument '{name}' must be a string, not {type(value).__name__}")
-    return value
-
-
-def _bool_arg(args: dict[str, Any], name: str) -> bool:
-    value = args.get(name, False)
-    if value is None:
-        return False
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"  # some models send booleans as strings
-    if not isinstance(value, bool):
-        raise ToolError(f"argument '{name}' must be true or false")
-    return value

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from glasscoder.tools._common import clip, compile_glob, int_arg, str_arg
-from glasscoder.tools.base import Observation, ToolContext, ToolError
+from glasscoder.tools.args import int_arg, str_arg
+from glasscoder.tools.base import Observation, ToolContext, ToolError, clip
+from glasscoder.tools.globs import compile_glob
 from glasscoder.workspace import Workspace
 
 DEFAULT_READ_LIMIT = 2000

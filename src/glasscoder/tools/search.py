@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from glasscoder.tools._common import bool_arg, clip, compile_glob, int_arg, str_arg
-from glasscoder.tools.base import Observation, ToolContext, ToolError
+from glasscoder.tools.args import bool_arg, int_arg, str_arg
+from glasscoder.tools.base import Observation, ToolContext, ToolError, clip
+from glasscoder.tools.globs import compile_glob
 from glasscoder.workspace import Workspace, WorkspaceError
 
 DEFAULT_MAX_RESULTS = 100
