@@ -183,3 +183,24 @@ def test_model_failure_mid_task_keeps_turns_and_usage(buggy_repo: Path, tmp_path
     outcome = agent.run("x")
     assert (outcome.status, outcome.reason, outcome.turns) == ("error", "model_error", 1)
     assert outcome.usage.prompt_tokens > 0 and "no more replies" in outcome.result
+
+
+def test_ctrl_c_during_an_edit_lets_the_write_finish(buggy_repo, tmp_path, monkeypatch) -> None:
+    import os
+    import signal
+
+    real_write = Workspace.write_text
+
+    def write_then_interrupted(self: Workspace, path: str, text: str) -> bool:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while the edit is in progress
+        return real_write(self, path, text)
+
+    monkeypatch.setattr(Workspace, "write_text", write_then_interrupted)
+    replies = [xml_call("write_file", path="new.py", content="x = 1"), "never reached"]
+    agent, _, _ = make_agent(buggy_repo, tmp_path, replies)
+    outcome = agent.run("write")
+    assert (outcome.status, outcome.reason) == ("failed", "interrupted")
+    assert (buggy_repo / "new.py").read_text() == "x = 1"  # the write finished whole
+    assert agent.session.messages[-1]["role"] == "tool"  # and the history stays well-formed
+    tool_message = agent.session.messages[-1]
+    assert "Created new.py" in tool_message["content"]  # the model is told what happened

@@ -66,6 +66,7 @@ class Agent:
         self._last_call: tuple[str, str] | None = None
         self._repeats = 0
         self._seen_ids: set[str] = set()
+        self._held_interrupt = False
 
     def run(self, task: str | None) -> Outcome:
         """Work on `task` (None: continue the conversation as it stands) until done or a limit."""
@@ -131,6 +132,9 @@ class Agent:
                 {"type": "tool_result", "tool_call_id": call.id, "name": call.name,
                  "is_error": obs.is_error, "content": stored["content"]}
             )  # fmt: skip
+            if self._held_interrupt:  # Ctrl-C during an edit: the edit is done and on record
+                self._held_interrupt = False
+                raise KeyboardInterrupt
         return reply
 
     def _execute(self, call: ToolCall) -> Observation:
@@ -151,8 +155,11 @@ class Agent:
     def _run_tool(self, tool: Tool, args: dict[str, Any]) -> Observation:
         try:
             # An edit in progress is finished before Ctrl-C takes effect.
-            with _deferred_interrupt(enabled=not tool.read_only and not tool.runs_commands):
-                return tool.run(args, self.ctx)
+            with _deferred_interrupt(not tool.read_only and not tool.runs_commands) as held:
+                try:
+                    return tool.run(args, self.ctx)
+                finally:
+                    self._held_interrupt = bool(held)
         except (ToolError, WorkspaceError) as e:
             return Observation(str(e), is_error=True)
         except KeyboardInterrupt:
@@ -223,19 +230,24 @@ class _RunState:
 
 
 @contextmanager
-def _deferred_interrupt(enabled: bool) -> Iterator[None]:
-    """Hold SIGINT until the block ends (main thread only), then raise it."""
+def _deferred_interrupt(enabled: bool) -> Iterator[list[int]]:
+    """Hold SIGINT while the block runs; yields the list of signals held."""
+    held: list[int] = []
+    previous = _hold_sigint(held) if enabled else None
     try:
-        previous = signal.getsignal(signal.SIGINT) if enabled else None
-        if enabled:
-            received: list[int] = []
-            signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    except ValueError:  # not the main thread: nothing to defer
-        enabled = False
-    try:
-        yield
+        yield held
     finally:
-        if enabled:
+        if previous is not None:
             signal.signal(signal.SIGINT, previous)
-            if received:
-                raise KeyboardInterrupt
+
+
+def _hold_sigint(held: list[int]) -> Any:
+    """Record SIGINT instead of raising it; returns the replaced handler, or None if it cannot."""
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is None:  # set outside Python: it could not be put back
+            return None
+        signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+        return previous
+    except ValueError:  # not the main thread: nothing to defer
+        return None
