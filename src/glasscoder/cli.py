@@ -84,6 +84,57 @@ def audit_show(session_id: str, as_json: bool, full: bool) -> None:
     show_command(session_id, as_json=as_json, full=full)
 
 
+@cli.group()
+def models() -> None:
+    """Known models, GGUF inspection and checks, commands to serve a model."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_list(as_json: bool) -> None:
+    """Known models: size, quantization, RAM needed, licence, serving mode, pin."""
+    from glasscoder.models_cli import list_command
+
+    list_command(as_json)
+
+
+@models.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_inspect(path: Path, as_json: bool) -> None:
+    """Read a GGUF header: architecture, experts, memory per token, chat template checks."""
+    from glasscoder.models_cli import inspect_command
+
+    inspect_command(path, as_json)
+
+
+@models.command("verify")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--name", metavar="NAME", help="Registry model to check against (default: by file name)."
+)
+def models_verify(path: Path, name: str | None) -> None:
+    """Check a GGUF's SHA-256 against the registry's pin (exit 1 on a mismatch)."""
+    from glasscoder.models_cli import verify_command
+
+    sys.exit(verify_command(path, name))
+
+
+@models.command("serve-cmd")
+@click.argument("name")
+@click.option("--engine", type=click.Choice(["vllm", "sglang"]), default="vllm", show_default=True)
+@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), help="Server port (engine default).")
+@click.option("--context-length", "context", type=click.IntRange(min=1024), help="Tokens.")
+def models_serve_cmd(
+    name: str, engine: str, gpus: int, port: int | None, context: int | None
+) -> None:
+    """Print the command that serves NAME on GPUs, and the matching glasscoder line."""
+    from glasscoder.models_cli import serve_command
+
+    serve_command(name, engine, gpus, port, context)
+
+
 @cli.command("sessions")
 def sessions() -> None:
     """List saved sessions."""

@@ -60,7 +60,7 @@ class _RawReply:
 
 def import_sdk() -> None:
     """Import the SDK now; called from a background thread while a run sets itself up."""
-    import openai  # noqa: F401
+    import openai.resources.chat.completions  # noqa: F401  (the client loads it lazily)
 
 
 class OpenAICompatModel:
