@@ -156,7 +156,7 @@ def read_info(path: Path, known_template_sha256: str | None = None) -> GGUFInfo:
     gguf = import_gguf()
     try:
         reader = gguf.GGUFReader(str(path), "r")
-    except (ValueError, OSError, IndexError, KeyError) as e:
+    except Exception as e:  # a hostile or cut file may break the parser anywhere: one clear line
         raise UsageError(f"{path} is not a readable GGUF file ({e}).") from None
     fields = {name: _value(f) for name, f in reader.fields.items()}
     arch = str(fields.get("general.architecture", "unknown"))
