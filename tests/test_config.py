@@ -139,3 +139,17 @@ def test_project_config_dir_symlinked_elsewhere_is_refused(dirs, tmp_path: Path)
     (root / ".glasscoder").symlink_to(elsewhere)
     with pytest.raises(UsageError, match="not a symlink"):
         load_settings(root, {})
+
+
+def test_repository_config_cannot_choose_a_model_file(dirs) -> None:
+    """A GGUF runs in-process and steers the agent: only the person picks one."""
+    user, root = dirs
+    user.write_text('model = "/models/mine.gguf"\nthreads = 4\n')
+    (root / ".glasscoder" / "config.toml").write_text(
+        'model = "evil.GGUF"\ncontext_size = 2048\ngpu_layers = -1\n'
+    )
+    s = load_settings(root, {})
+    assert (s.model, s.threads, s.context_size, s.gpu_layers) == ("/models/mine.gguf", 4, 2048, -1)
+    assert len(s.warnings) == 1 and "may not choose a model file" in s.warnings[0]
+    with pytest.raises(UsageError, match="gpu_layers"):
+        load_settings(root, {"gpu_layers": -2})

@@ -62,3 +62,16 @@ def test_scrub_and_printable() -> None:
         "a": ["\U0001f600", "\ufffd", "nan", 1.5, None]
     }
     assert printable("line\r\nnext\ttab\x9b") == "line\r\nnext\ttab\\x9b"
+
+
+def test_json_usage_shows_kv_cache_counters_only_for_embedded_models() -> None:
+    server = Outcome("done", "completed", "ok", 1, Usage(10, 2), [])
+    embedded = Outcome("done", "completed", "ok", 1, Usage(10, 2, 10, 0), [])
+    for result, extra in ((server, {}), (embedded, {"evaluated_tokens": 10, "reused_tokens": 0})):
+        out = io.StringIO()
+        JsonOutput(out, io.StringIO()).final(result, "s1")
+        usage = strict_json(out.getvalue())["usage"]
+        assert usage == {"prompt_tokens": 10, "completion_tokens": 2, **extra}
+    total = Usage(10, 2, 10, 0)
+    total.add(Usage(15, 3, 5, 10))
+    assert total == Usage(25, 5, 15, 10)

@@ -45,6 +45,11 @@ class Settings:
     top_p: float | None = None
     max_output_tokens: int | None = None
     request_timeout: float = 600.0
+    # The embedded model (--model PATH.gguf): llama.cpp's context, CPU threads, GPU layers.
+    context_size: int = 8192
+    threads: int | None = None  # None: llama.cpp's choice
+    gpu_layers: int = 0
+    seed: int = 0
     shell_timeout: float = 120.0
     output_limit: int = 16_000
     ignore: list[str] = field(default_factory=list)
@@ -107,6 +112,14 @@ def _apply_project(settings: Settings, root: Path) -> None:
             f"put it in {user_config_path()} or pass it as a flag."
         )
         del project[key]
+    model = project.get("model")
+    if isinstance(model, str) and model.strip().lower().endswith(".gguf"):
+        # A model file runs in-process and decides what the agent does: the person chooses it.
+        settings.warnings.append(
+            f"Ignored 'model' in {source}: a repository's config may not choose a model file; "
+            "pass --model PATH.gguf yourself."
+        )
+        del project["model"]
     extra = _convert("ignore", project.pop("ignore", []), [], source)
     if any(pattern.startswith("!") for pattern in extra):
         settings.warnings.append(
@@ -183,6 +196,7 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
     """Type a value by the field's default type; environment values arrive as strings."""
     expected = {
         "max_turns": int, "max_tokens": int, "output_limit": int, "max_output_tokens": int,
+        "context_size": int, "threads": int, "gpu_layers": int, "seed": int,
         "max_time": float, "request_timeout": float, "shell_timeout": float,
         "temperature": float, "top_p": float, "stream": bool,
         "allow_commands": list, "ignore": list,
@@ -219,6 +233,10 @@ def _validate(s: Settings) -> None:
                  "request_timeout"):  # fmt: skip
         if not getattr(s, name) > 0:  # also refuses NaN
             raise UsageError(f"{name} must be greater than 0.")
+    if not s.context_size > 0 or (s.threads is not None and not s.threads > 0):
+        raise UsageError("context_size and threads must be greater than 0.")
+    if s.gpu_layers < -1:
+        raise UsageError("gpu_layers must be -1 (all), 0 (none) or a number of layers.")
     if not s.model.strip():
         raise UsageError("model must not be empty; pass --model NAME.")
     if s.endpoint is not None and not _is_http_url(s.endpoint):

@@ -7,6 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from glasscoder.agent.loop import Event, Outcome
+from glasscoder.models.base import Usage
 from glasscoder.safetext import printable, scrub
 
 # Markers that begin a tool call written as text; such text is not echoed to the person.
@@ -20,15 +21,22 @@ def result_object(outcome: Outcome, session_id: str) -> dict[str, Any]:
         "reason": outcome.reason,
         "session_id": session_id,
         "turns": outcome.turns,
-        "usage": {
-            "prompt_tokens": outcome.usage.prompt_tokens,
-            "completion_tokens": outcome.usage.completion_tokens,
-        },
+        "usage": _usage_object(outcome.usage),
         "files_changed": outcome.files_changed,
         "result": outcome.result,
     }
     if outcome.status == "error":  # the endpoint failed: say how, there are no final words
         obj["error"], obj["result"] = outcome.result, ""
+    return obj
+
+
+def _usage_object(usage: Usage) -> dict[str, int]:
+    obj = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
+    # Only embedded models count KV-cache use; servers' results keep their two keys. The pair
+    # goes together so a first turn's reused_tokens of 0 is shown, not left to be guessed.
+    if usage.evaluated_tokens or usage.reused_tokens:
+        obj["evaluated_tokens"] = usage.evaluated_tokens
+        obj["reused_tokens"] = usage.reused_tokens
     return obj
 
 

@@ -37,12 +37,7 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
     settings = load_settings(root, opts)
     for warning in settings.warnings:
         out.notice(f"glasscoder: {warning}")
-    if not settings.endpoint:
-        raise UsageError(
-            "No model endpoint configured. Pass --endpoint URL (e.g. http://127.0.0.1:8000/v1 "
-            "for vLLM or SGLang, http://127.0.0.1:8080/v1 for llama.cpp's server) or set "
-            "`endpoint` in your config."
-        )
+    _choose_backend(settings, out)
     workspace = Workspace(root, settings.ignore)
     session = session or _new_session(sessions_dir, workspace, settings, task)
     agent = _build_agent(settings, workspace, session, out)
@@ -56,6 +51,45 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
     _record_outcome(session, outcome)
     out.final(outcome, session.id)
     return EXIT_CODES[outcome.status]
+
+
+def _choose_backend(settings: Settings, out: Any) -> None:
+    """An existing .gguf file runs embedded (settings.endpoint cleared); else an endpoint."""
+    gguf = _gguf_file(settings)
+    if gguf is not None:
+        from glasscoder.models.llamacpp import import_llama_cpp
+
+        import_llama_cpp()  # before a session exists: a missing extra is a usage error
+        if settings.endpoint:
+            out.notice(f"glasscoder: running {gguf.name} embedded; the endpoint is not used.")
+        settings.endpoint, settings.model = None, str(gguf)
+        return
+    if settings.endpoint:
+        return
+    from glasscoder.models import registry
+
+    if registry.find(settings.model) is not None:
+        raise UsageError(
+            f"Model '{settings.model}' must be pulled first (`glasscoder models pull "
+            f"{settings.model}`, not yet available); pass --model PATH.gguf or --endpoint URL."
+        )
+    raise UsageError(
+        "No model endpoint configured and no model file given. Pass --model PATH.gguf to run "
+        "a GGUF file in-process, or --endpoint URL for a server (e.g. http://127.0.0.1:8000/v1 "
+        "for vLLM or SGLang, http://127.0.0.1:8080/v1 for llama.cpp's server), or set them "
+        "in your config."
+    )
+
+
+def _gguf_file(settings: Settings) -> Path | None:
+    if not settings.model.strip().lower().endswith(".gguf"):
+        return None
+    path = Path(settings.model).expanduser()
+    if path.is_file():
+        return path.resolve()
+    if settings.endpoint:
+        return None  # a name the server serves that happens to end in .gguf
+    raise UsageError(f"Model file '{settings.model}' does not exist; check the path.")
 
 
 def _workspace_root(cwd: Path | None, session: Session | None) -> Path:
@@ -101,24 +135,12 @@ def _commands_line(settings: Settings) -> str:
 
 def _build_agent(settings: Settings, workspace: Workspace, session: Session, out: Any) -> Agent:
     from glasscoder.guard.audit import AuditLog
-    from glasscoder.models.openai_compat import OpenAICompatModel
     from glasscoder.tools.registry import default_tools
 
     audit = AuditLog(session.audit_path)
     if settings.sandbox == "none":
         audit.append("notice", {"message": "commands run without a sandbox (--sandbox none)"})
-    model = OpenAICompatModel(
-        endpoint=settings.endpoint or "",
-        model=settings.model,
-        api_key=os.environ.get(settings.api_key_env),
-        api_key_env=settings.api_key_env,
-        audit=audit,
-        stream=settings.stream,
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        max_tokens=settings.max_output_tokens,
-        timeout=settings.request_timeout,
-    )
+    model = _model(settings, audit)
     ctx = ToolContext(
         workspace=workspace,
         sandbox=_sandbox(settings),
@@ -129,6 +151,33 @@ def _build_agent(settings: Settings, workspace: Workspace, session: Session, out
     limits = RunLimits(settings.max_turns, settings.max_time, settings.max_tokens)
     approval = Approval(settings.approval, settings.allow_commands)
     return Agent(model, default_tools(), ctx, approval, session, limits, out.event)
+
+
+def _model(settings: Settings, audit: Any) -> Any:
+    if settings.endpoint is None:  # _choose_backend left a GGUF file in settings.model
+        from glasscoder.models.llamacpp import LlamaCppModel
+
+        sampling = {k: v for k, v in (("temperature", settings.temperature),
+                                      ("top_p", settings.top_p)) if v is not None}  # fmt: skip
+        return LlamaCppModel(
+            settings.model, audit, n_ctx=settings.context_size, n_threads=settings.threads,
+            n_gpu_layers=settings.gpu_layers, seed=settings.seed,
+            max_tokens=settings.max_output_tokens, **sampling,
+        )  # fmt: skip
+    from glasscoder.models.openai_compat import OpenAICompatModel
+
+    return OpenAICompatModel(
+        endpoint=settings.endpoint,
+        model=settings.model,
+        api_key=os.environ.get(settings.api_key_env),
+        api_key_env=settings.api_key_env,
+        audit=audit,
+        stream=settings.stream,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        max_tokens=settings.max_output_tokens,
+        timeout=settings.request_timeout,
+    )
 
 
 def _sandbox(settings: Settings) -> Any:

@@ -36,10 +36,15 @@ class ToolCall:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Embedded models only: prompt tokens run through the model vs. kept from the KV cache.
+    evaluated_tokens: int = 0
+    reused_tokens: int = 0
 
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
+        self.evaluated_tokens += other.evaluated_tokens
+        self.reused_tokens += other.reused_tokens
 
 
 @dataclass

@@ -18,6 +18,7 @@ from glasscoder import __version__
 from glasscoder.guard.audit import AuditLog
 from glasscoder.guard.egress import TRANSPORT_ERRORS, Redactor, make_http_client, no_redaction
 from glasscoder.models.base import Message, ModelError, Reply, ToolCall, Usage
+from glasscoder.models.textgate import TextGate
 from glasscoder.models.toolcalls import (
     coerce_arguments,
     has_tool_call_markup,
@@ -226,7 +227,7 @@ class _StreamAssembler:
     """Builds one reply from streamed chunks: content deltas and tool-call deltas by index."""
 
     def __init__(self, on_text: Callable[[str], None] | None) -> None:
-        self._text = _TextGate(on_text)
+        self._text = TextGate(on_text)
         self._parts: list[str] = []
         self._calls: dict[int, _RawCall] = {}
         self._usage = Usage()
@@ -278,53 +279,6 @@ class _StreamAssembler:
             raise _cut_off("the stream ended without a finish_reason")
         calls = [self._calls[i] for i in sorted(self._calls)]
         return _RawReply("".join(self._parts), calls, self._usage, self._finish)
-
-
-_MARKERS = ("<tool_call", "<function=")
-
-
-class _TextGate:
-    """Passes streamed text on until tool-call markup begins: that is parsed, not shown.
-
-    A tail that could be the start of a marker ("<tool") is held back until the next delta
-    settles it.
-    """
-
-    def __init__(self, on_text: Callable[[str], None] | None) -> None:
-        self._on_text = on_text
-        self._held = ""
-        self._open = on_text is not None
-
-    def feed(self, text: str) -> None:
-        if not self._open:
-            return
-        text = self._held + text
-        starts = [i for i in (text.find(m) for m in _MARKERS) if i != -1]
-        if starts:
-            self._emit(text[: min(starts)])
-            self._open = False
-            return
-        keep = _partial_marker_len(text)
-        self._held = text[len(text) - keep :]
-        self._emit(text[: len(text) - keep])
-
-    def flush(self) -> None:
-        if self._open:
-            self._emit(self._held)
-        self._held = ""
-
-    def _emit(self, text: str) -> None:
-        if text and self._on_text is not None:
-            self._on_text(text)
-
-
-def _partial_marker_len(text: str) -> int:
-    """Length of the longest tail of text that could still grow into a marker."""
-    longest = min(len(text), max(len(m) for m in _MARKERS) - 1)
-    for n in range(longest, 0, -1):
-        if any(m.startswith(text[-n:]) for m in _MARKERS):
-            return n
-    return 0
 
 
 def _to_reply(raw: _RawReply, schemas: dict[str, dict], turn: int) -> Reply:
