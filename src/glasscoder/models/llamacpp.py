@@ -22,7 +22,12 @@ from glasscoder.errors import UsageError
 from glasscoder.guard.audit import AuditLog
 from glasscoder.models.base import Message, ModelError, Reply, Usage
 from glasscoder.models.textgate import TextGate
-from glasscoder.models.toolcalls import has_tool_call_markup, parse_text_tool_calls
+from glasscoder.models.toolcalls import (
+    assistant_turns,
+    has_tool_call_markup,
+    parse_text_tool_calls,
+    schemas_of,
+)
 
 INSTALL_HINT = (
     "The embedded backend needs llama-cpp-python: "
@@ -252,11 +257,6 @@ def _to_reply(
     if not has_tool_call_markup(text):
         return Reply(text, [], usage, finish)
     # Ids derived from the history, as the server path does, so the prompt stays byte-stable.
-    turn = sum(1 for m in messages if m.get("role") == "assistant")
-    parsed = parse_text_tool_calls(text, _schemas(tools), id_prefix=f"call_{turn}")
+    turn = assistant_turns(messages)
+    parsed = parse_text_tool_calls(text, schemas_of(tools), id_prefix=f"call_{turn}")
     return Reply(parsed.text, parsed.calls, usage, finish)
-
-
-def _schemas(tools: list[dict[str, Any]]) -> dict[str, dict]:
-    functions = (t.get("function") or {} for t in tools)
-    return {f["name"]: f.get("parameters") or {} for f in functions if f.get("name")}

@@ -20,9 +20,11 @@ from glasscoder.guard.egress import TRANSPORT_ERRORS, Redactor, make_http_client
 from glasscoder.models.base import Message, ModelError, Reply, ToolCall, Usage
 from glasscoder.models.textgate import TextGate
 from glasscoder.models.toolcalls import (
+    assistant_turns,
     coerce_arguments,
     has_tool_call_markup,
     parse_text_tool_calls,
+    schemas_of,
 )
 
 API_KEY_ENV = "GLASSCODER_API_KEY"
@@ -124,7 +126,7 @@ class OpenAICompatModel:
             raise ModelError(
                 f"The model endpoint at {self.endpoint} failed: {_reason(exc)}"
             ) from exc
-        reply = _to_reply(raw, _schemas(tools), _turn(messages))
+        reply = _to_reply(raw, schemas_of(tools), assistant_turns(messages))
         if not self.stream and on_text is not None and reply.content:
             on_text(reply.content)  # all at once, so callers see the words either way
         return reply
@@ -295,15 +297,6 @@ def _tool_call(raw: _RawCall, i: int, schemas: dict[str, dict], turn: int) -> To
     # A missing id gets one derived from the history, never a random one: the prompt must stay
     # byte-identical turn after turn so the server's prefix cache is reused.
     return ToolCall(raw.id or f"call_{turn}_{i}", raw.name, args, error)
-
-
-def _turn(messages: list[Message]) -> int:
-    return sum(1 for m in messages if m.get("role") == "assistant")
-
-
-def _schemas(tools: list[dict[str, Any]]) -> dict[str, dict]:
-    functions = (t.get("function") or {} for t in tools)
-    return {f["name"]: f.get("parameters") or {} for f in functions if f.get("name")}
 
 
 def _wire_message(message: Message) -> Message:

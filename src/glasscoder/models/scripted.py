@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from glasscoder.models.base import Message, ModelError, Reply, ToolCall, Usage
-from glasscoder.models.toolcalls import coerce_arguments, parse_text_tool_calls
+from glasscoder.models.toolcalls import coerce_arguments, parse_text_tool_calls, schemas_of
 
 # A reply is raw model text (tool calls as Qwen3-Coder XML or Hermes JSON inside it), or a dict
 # {"content": str, "tool_calls": [{"name": str, "arguments": dict | str}], "finish_reason": str}.
@@ -40,7 +40,7 @@ class ScriptedModel:
         if not self.replies:
             raise ModelError("The scripted model has no more replies.")
         item = self.replies.pop(0)
-        schemas = {t["function"]["name"]: t["function"]["parameters"] for t in tools}
+        schemas = schemas_of(tools)
         reply = _from_text(item, schemas) if isinstance(item, str) else _from_dict(item, schemas)
         if on_text and reply.content:
             on_text(reply.content)

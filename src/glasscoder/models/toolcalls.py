@@ -632,3 +632,14 @@ def _suggestion(word: str, options: dict[str, Any]) -> str:
 
 def _quote(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def schemas_of(tools: list[dict[str, Any]]) -> ToolSchemas:
+    """Tool name -> argument schema, from an OpenAI `tools` list."""
+    functions = (t.get("function") or {} for t in tools)
+    return {f["name"]: f.get("parameters") or {} for f in functions if f.get("name")}
+
+
+def assistant_turns(messages: list[dict[str, Any]]) -> int:
+    """How many assistant messages the history holds: the base of stable call ids."""
+    return sum(1 for m in messages if m.get("role") == "assistant")
