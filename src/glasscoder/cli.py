@@ -123,6 +123,27 @@ def models_verify(path: Path, name: str | None) -> None:
     sys.exit(verify_command(path, name))
 
 
+@models.command("pull")
+@click.argument("name")
+@click.option(
+    "--trust-unpinned",
+    is_flag=True,
+    help="Download an unpinned entry and record the hash seen (trust on first use).",
+)
+@click.option("--yes", is_flag=True, help="Download a file over 1 GB without asking.")
+@click.option(
+    "--hf-token-env",
+    "token_env",
+    metavar="VAR",
+    help="Environment variable holding a hub token (default: no token is sent).",
+)
+def models_pull(name: str, trust_unpinned: bool, yes: bool, token_env: str | None) -> None:
+    """Download NAME's file from the hub (HF_ENDPOINT), verify its SHA-256, record the pull."""
+    from glasscoder.models_cli import pull_command
+
+    pull_command(name, trust_unpinned, yes, token_env)
+
+
 @models.command("serve-cmd")
 @click.argument("name")
 @click.option("--engine", type=click.Choice(["vllm", "sglang"]), default="vllm", show_default=True)

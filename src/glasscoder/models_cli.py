@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,7 @@ def verify_command(path: Path, name: str | None) -> int:
         click.echo(f"{path.name}: not in the registry, so nothing to check it against.")
         click.echo(f"sha256 seen: {seen}")
     elif spec.sha256 is None:
-        click.echo(f"{spec.name}: unpinned (no SHA-256 confirmed from public material).")
-        click.echo(f"sha256 seen: {seen}  (record it to notice a later change)")
+        code = _verify_trusted(spec, seen)
     elif spec.sha256 == seen:
         click.echo(f"{spec.name}: ok, sha256 matches the pin {seen}")
     else:
@@ -119,6 +119,23 @@ def verify_command(path: Path, name: str | None) -> int:
         code = 1
     _print_template_warnings(path, spec)
     return code
+
+
+def _verify_trusted(spec: ModelSpec, seen: str) -> int:
+    """An unpinned entry: compare against the hash `pull --trust-unpinned` recorded, if any."""
+    from glasscoder.models.pull import trusted_sha256
+
+    trusted = trusted_sha256(spec)
+    if trusted is None:
+        click.echo(f"{spec.name}: unpinned (no SHA-256 confirmed from public material).")
+        click.echo(f"sha256 seen: {seen}  (record it to notice a later change)")
+        return 0
+    if trusted == seen:
+        click.echo(f"{spec.name}: ok, sha256 matches the hash recorded on first use {seen} "
+                   "(unpinned: trusted on first use)")  # fmt: skip
+        return 0
+    click.echo(f"{spec.name}: MISMATCH: first use recorded {trusted}, file has {seen}")
+    return 1
 
 
 def _spec_for(path: Path, name: str | None) -> ModelSpec | None:
@@ -184,3 +201,41 @@ def _sglang(spec: ModelSpec, gpus: int, port: int, context: int) -> list[str]:
             argv += ["--ep-size", str(gpus)]
     argv += ["--context-length", str(context), "--tool-call-parser", spec.tool_parsers["sglang"]]
     return argv
+
+
+def pull_command(name: str, trust_unpinned: bool, yes: bool, token_env: str | None) -> None:
+    from glasscoder.models import pull
+
+    spec = require_model(name)
+    pull.check_pullable(spec, trust_unpinned)  # refuse before anything touches the network
+    token = _token(token_env)
+    result = pull.pull(spec, trust_unpinned=trust_unpinned, token=token,
+                       confirm=lambda size: _confirm_size(spec, size, yes))  # fmt: skip
+    if result.outcome == "present":
+        click.echo(f"{spec.name}: already pulled and verified: {result.path}")
+    else:
+        click.echo(f"{spec.name}: ok, sha256 {result.sha256}, {_size(result.bytes)}: {result.path}")
+    if spec.sha256 is None:
+        click.echo("unpinned: this hash was recorded on first use; later pulls and "
+                   "`models verify` compare against it.", err=True)  # fmt: skip
+
+
+def _token(token_env: str | None) -> str | None:
+    # Only a variable the person names is read: a stored hub login is never sent by itself.
+    if token_env is None:
+        return None
+    token = os.environ.get(token_env)
+    if not token:
+        raise UsageError(f"--hf-token-env {token_env}: that environment variable is not set.")
+    return token
+
+
+def _confirm_size(spec: ModelSpec, size: int, yes: bool) -> bool:
+    if yes:
+        return True
+    from glasscoder.models.pull import interactive
+
+    if not interactive():  # headless: never download gigabytes without being told to
+        raise UsageError(f"{spec.name} is {_size(size)}; pass --yes to download it "
+                         "without a prompt.")  # fmt: skip
+    return click.confirm(f"Download {spec.hub_file} ({_size(size)})?", default=False)

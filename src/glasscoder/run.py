@@ -71,7 +71,7 @@ def _choose_backend(settings: Settings, out: Any) -> None:
     if registry.find(settings.model) is not None:
         raise UsageError(
             f"Model '{settings.model}' must be pulled first (`glasscoder models pull "
-            f"{settings.model}`, not yet available); pass --model PATH.gguf or --endpoint URL."
+            f"{settings.model}`); or pass --model PATH.gguf or --endpoint URL."
         )
     raise UsageError(
         "No model endpoint configured and no model file given. Pass --model PATH.gguf to run "
@@ -83,13 +83,24 @@ def _choose_backend(settings: Settings, out: Any) -> None:
 
 def _gguf_file(settings: Settings) -> Path | None:
     if not settings.model.strip().lower().endswith(".gguf"):
-        return None
+        return None if settings.endpoint else _pulled_file(settings.model)
     path = Path(settings.model).expanduser()
     if path.is_file():
         return path.resolve()
     if settings.endpoint:
         return None  # a name the server serves that happens to end in .gguf
     raise UsageError(f"Model file '{settings.model}' does not exist; check the path.")
+
+
+def _pulled_file(name: str) -> Path | None:
+    """A registry name whose file `models pull` fetched. Only a verified file gets that name
+    (pull renames it into place after the hash check), so it is not re-hashed here; nothing is
+    downloaded at run time."""
+    from glasscoder.models import registry
+    from glasscoder.models.pull import pulled_path
+
+    spec = registry.find(name)
+    return pulled_path(spec) if spec is not None else None
 
 
 def _workspace_root(cwd: Path | None, session: Session | None) -> Path:

@@ -1,0 +1,138 @@
+"""A fake Hugging Face hub: a real HTTP server on 127.0.0.1 serving one file the test provides.
+
+It answers what `models pull` sends through huggingface_hub (read from huggingface_hub 2.4.0's
+file_download.py): ``HEAD /{repo}/resolve/{revision}/{file}``, which must carry ``X-Repo-Commit``
+and an ``ETag`` (``X-Linked-Etag`` / ``X-Linked-Size`` for LFS files), then ``GET`` of the same
+URL, with ``Range: bytes=N-`` when resuming (answered 206 with ``Content-Range``)::
+
+    with FakeHub("org/tiny", "tiny.gguf", data) as hub:       # hub.url for HF_ENDPOINT
+        hub.cut_after = 1000    # the next GET sends 1000 bytes, then drops the connection
+        hub.down = True         # every request after that cut answers 500
+        hub.requests            # [(method, path, headers), ...]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+COMMIT = "c0ffee" + "0" * 34
+
+
+class FakeHub:
+    def __init__(self, repo: str, filename: str, data: bytes, revision: str = "main") -> None:
+        self.repo, self.filename, self.data, self.revision = repo, filename, data, revision
+        self.advertised_size: int | None = None  # what HEAD claims, to fake a big file
+        self.cut_after: int | None = None  # the next GET stops after this many bytes
+        self.down_after_cut = False  # after the cut, answer 500 (the hub went away)
+        self.down = False
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self._httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def path(self) -> str:
+        return f"/{self.repo}/resolve/{self.revision}/{self.filename}"
+
+    @property
+    def etag(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()  # the hub's ETag for an LFS file
+
+    def ranges(self) -> list[str | None]:
+        """The Range header of every GET, in order."""
+        return [h.get("range") for m, _, h in self.requests if m == "GET"]
+
+    def __enter__(self) -> Self:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.hub = self  # type: ignore[attr-defined]
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()  # fmt: skip
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._httpd is not None
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    @property
+    def hub(self) -> FakeHub:
+        return self.server.hub  # type: ignore[attr-defined]
+
+    def _record(self) -> bool:
+        hub = self.hub
+        hub.requests.append(
+            (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+        )
+        if hub.down:
+            self._empty(500)
+            return False
+        if self.path != hub.path:
+            self._empty(404, {"X-Error-Code": "EntryNotFound"})
+            return False
+        return True
+
+    def _empty(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _common(self) -> None:
+        hub = self.hub
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", f'"{hub.etag}"')
+        self.send_header("Accept-Ranges", "bytes")
+
+    def do_HEAD(self) -> None:
+        if not self._record():
+            return
+        hub = self.hub
+        size = hub.advertised_size or len(hub.data)
+        self.send_response(200)
+        self._common()
+        self.send_header("X-Linked-Etag", f'"{hub.etag}"')
+        self.send_header("X-Linked-Size", str(size))
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        if not self._record():
+            return
+        hub = self.hub
+        start = _range_start(self.headers.get("Range"))
+        body = hub.data[start:]
+        self.send_response(206 if start else 200)
+        self._common()
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(hub.data) - 1}/{len(hub.data)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if hub.cut_after is not None:
+            self.wfile.write(body[: hub.cut_after])
+            self.wfile.flush()
+            hub.cut_after = None
+            hub.down = hub.down_after_cut
+            self.close_connection = True  # the client sees a body shorter than promised
+            return
+        self.wfile.write(body)
+
+
+def _range_start(header: str | None) -> int:
+    if not header or not header.startswith("bytes="):
+        return 0
+    return int(header.removeprefix("bytes=").split("-", 1)[0] or 0)
