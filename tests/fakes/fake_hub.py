@@ -14,14 +14,15 @@ URL, with ``Range: bytes=N-`` when resuming (answered 206 with ``Content-Range``
 from __future__ import annotations
 
 import hashlib
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 COMMIT = "c0ffee" + "0" * 34
 
 
-class FakeHub:
+class FakeHub(LoopbackServer):
     def __init__(self, repo: str, filename: str, data: bytes, revision: str = "main") -> None:
         self.repo, self.filename, self.data, self.revision = repo, filename, data, revision
         self.advertised_size: int | None = None  # what HEAD claims, to fake a big file
@@ -29,12 +30,11 @@ class FakeHub:
         self.down_after_cut = False  # after the cut, answer 500 (the hub went away)
         self.down = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self._httpd: ThreadingHTTPServer | None = None
+        super().__init__()
 
     @property
     def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self.origin
 
     @property
     def path(self) -> str:
@@ -48,19 +48,6 @@ class FakeHub:
         """The Range header of every GET, in order."""
         return [h.get("range") for m, _, h in self.requests if m == "GET"]
 
-    def __enter__(self) -> Self:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.hub = self  # type: ignore[attr-defined]
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()  # fmt: skip
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._httpd is not None
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -70,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def hub(self) -> FakeHub:
-        return self.server.hub  # type: ignore[attr-defined]
+        return self.server.owner  # type: ignore[attr-defined]
 
     def _record(self) -> bool:
         hub = self.hub
@@ -136,3 +123,6 @@ def _range_start(header: str | None) -> int:
     if not header or not header.startswith("bytes="):
         return 0
     return int(header.removeprefix("bytes=").split("-", 1)[0] or 0)
+
+
+FakeHub.handler = _Handler

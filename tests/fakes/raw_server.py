@@ -9,12 +9,13 @@ streams that never end::
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 
-class RawServer:
+class RawServer(LoopbackServer):
     def __init__(
         self,
         body: bytes = b"",
@@ -24,25 +25,11 @@ class RawServer:
     ) -> None:
         self.body, self.content_type, self.events, self.repeat = body, content_type, events, repeat
         self.requests = 0
-        self._httpd: ThreadingHTTPServer | None = None
+        super().__init__()
 
     @property
     def base_url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> Self:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.raw = self  # type: ignore[attr-defined]
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()  # fmt: skip
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._httpd is not None
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"{self.origin}/v1"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        raw: RawServer = self.server.raw  # type: ignore[attr-defined]
+        raw: RawServer = self.server.owner  # type: ignore[attr-defined]
         raw.requests += 1
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
@@ -82,3 +69,6 @@ class _Handler(BaseHTTPRequestHandler):
             if not raw.repeat:
                 break
         self.wfile.write(b"0\r\n\r\n")
+
+
+RawServer.handler = _Handler
