@@ -13,12 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, FakeReply, FakeToolCall, unused_port
-
-
-def xml_call(name: str, **params: str) -> str:
-    body = "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in params.items())
-    return f"<tool_call>\n<function={name}>\n{body}</function>\n</tool_call>"
-
+from tests.helpers import xml_call
 
 # What Qwen3-Coder writes when the server has no tool parser: tool calls as text in content.
 TEXT_REPLIES = [

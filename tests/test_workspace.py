@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from glasscoder.beneath import BeneathOpener, openat2_supported
 from glasscoder.workspace import Workspace, WorkspaceError
+from tests.helpers import write_files
 
 OPEN_MODES = [
     pytest.param(
@@ -503,13 +504,6 @@ def git(root: Path, *args: str) -> str:
         ["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True
     )
     return done.stdout
-
-
-def write_files(root: Path, files: dict[str, str]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
 
 
 GIT_TREE = {

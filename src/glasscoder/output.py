@@ -10,9 +10,6 @@ from glasscoder.agent.loop import Event, Outcome
 from glasscoder.models.base import Usage
 from glasscoder.safetext import printable, scrub
 
-# Markers that begin a tool call written as text; such text is not echoed to the person.
-_CALL_MARKERS = ("<tool_call>", "<function=")
-
 
 def result_object(outcome: Outcome, session_id: str) -> dict[str, Any]:
     obj: dict[str, Any] = {
@@ -61,7 +58,7 @@ class TextOutput:
         if kind == "text":
             self._streamed = True
             self._turn_text += event["text"]
-            self._show(_visible_prefix(self._turn_text))
+            self._show(self._turn_text)  # providers gate out tool-call markup (textgate.py)
         elif kind == "assistant":
             if not self._streamed:
                 self._show(event.get("content") or "")
@@ -132,18 +129,6 @@ def make_output(fmt: str) -> TextOutput | JsonOutput:
 def _json_line(obj: dict[str, Any], ascii_only: bool) -> str:
     """One line of strict JSON, whatever text obj holds (see safetext.scrub)."""
     return json.dumps(scrub(obj), ensure_ascii=ascii_only, allow_nan=False) + "\n"
-
-
-def _visible_prefix(text: str) -> str:
-    """The part of streamed text that is surely not the start of a tool call."""
-    cut = min((i for i in (text.find(m) for m in _CALL_MARKERS) if i >= 0), default=-1)
-    if cut >= 0:
-        return text[:cut]
-    # Hold back a tail that could still grow into a marker.
-    for size in range(min(len(text), max(map(len, _CALL_MARKERS))), 0, -1):
-        if any(m.startswith(text[-size:]) for m in _CALL_MARKERS):
-            return text[:-size]
-    return text
 
 
 def _brief(args: Any) -> str:

@@ -12,11 +12,7 @@ from glasscoder.sandbox.none import NoSandbox
 from glasscoder.tools.base import Observation, ToolContext
 from glasscoder.tools.registry import default_tools
 from glasscoder.workspace import Workspace
-
-
-def xml_call(name: str, **params: Any) -> str:
-    body = "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in params.items())
-    return f"<tool_call>\n<function={name}>\n{body}</function>\n</tool_call>"
+from tests.helpers import xml_call
 
 
 def make_agent(

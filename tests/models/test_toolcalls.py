@@ -15,6 +15,7 @@ from glasscoder.models.toolcalls import (
     has_tool_call_markup,
     parse_text_tool_calls,
 )
+from tests.helpers import xml_call as xml
 
 SCHEMAS: ToolSchemas = {
     "read_file": {
@@ -75,12 +76,6 @@ def one_call(content: str) -> tuple[str, dict[str, Any]]:
     call = parsed.calls[0]
     assert call.error is None, call.error
     return call.name, call.arguments
-
-
-def xml(name: str, **params: str) -> str:
-    """A call rendered exactly as the Qwen3-Coder chat template renders one."""
-    body = "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in params.items())
-    return f"<tool_call>\n<function={name}>\n{body}</function>\n</tool_call>"
 
 
 # --- Qwen3-Coder XML, well formed -------------------------------------------------------------

@@ -9,13 +9,7 @@ import pytest
 from glasscoder.tools.base import ToolContext, ToolError, schema_for
 from glasscoder.tools.files import Glob, ListDirectory, ReadFile
 from glasscoder.workspace import Workspace, WorkspaceError
-
-
-def write_files(root: Path, files: dict[str, str]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+from tests.helpers import write_files
 
 
 @pytest.fixture

@@ -12,21 +12,12 @@ from glasscoder.tools import search
 from glasscoder.tools.base import ToolContext, ToolError, schema_for
 from glasscoder.tools.search import Grep, find_rg
 from glasscoder.workspace import Workspace, WorkspaceError
+from tests.helpers import write_files
 
 BACKENDS = [
     pytest.param(True, id="rg", marks=pytest.mark.skipif(find_rg() is None, reason="no rg")),
     pytest.param(False, id="python"),
 ]
-
-
-def write_files(root: Path, files: dict[str, str | bytes]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
 
 
 @pytest.fixture
