@@ -30,6 +30,14 @@ def buggy_repo(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _private_data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """No test writes the real user's audit key, index or sessions; `xdg` refines this."""
+    home = tmp_path_factory.getbasetemp() / "xdg-default"
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+
+
 @pytest.fixture
 def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Isolated XDG folders so tests never touch the real user's config or sessions."""

@@ -6,6 +6,7 @@ tools, egress, audit, output), not how well any real model does the task.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,17 +46,21 @@ NATIVE_REPLIES = [
 ]
 
 
-def glasscoder(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+def glasscoder(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "glasscoder", *args],
         cwd=cwd, input=stdin or "", capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
     )  # fmt: skip
 
 
-def run_task(srv: FakeOpenAIServer, repo: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_task(
+    srv: FakeOpenAIServer, repo: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return glasscoder("-p", "Make test_calc pass.", "--endpoint", srv.base_url, "--cwd",
-                      str(repo), *extra, cwd=repo)  # fmt: skip
+                      str(repo), *extra, cwd=repo, env=env)  # fmt: skip
 
 
 def audit_path(xdg: Path, session_id: str) -> Path:
@@ -112,8 +117,15 @@ def test_stream_json_events_and_text_output(buggy_repo, xdg) -> None:
         proc = run_task(srv, buggy_repo, "--output-format", "stream-json")
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [e["type"] for e in events] == ["system", "assistant", "tool_result", "assistant",
-                                           "result"]  # fmt: skip
+                                           "notice", "result"]  # fmt: skip
     assert events[0]["subtype"] == "init" and "read_file" in events[0]["tools"]
+    port = srv.base_url.split(":")[2].split("/")[0]
+    assert events[4]["message"].startswith("audit: 2 requests")  # what left, and where to
+    assert (
+        f"127.0.0.1:{port}" in events[4]["message"]
+        and "no other destination" in events[4]["message"]
+    )
+    assert events[5]["egress"]["requests"] == 2 and events[5]["egress"]["refused"] == []
     assert events[1]["tool_calls"][0]["function"] == {
         "name": "read_file",
         "arguments": {"path": "calc.py"},
@@ -127,14 +139,59 @@ def test_stream_json_events_and_text_output(buggy_repo, xdg) -> None:
     assert "> read_file calc.py" in text.stderr
 
 
-def test_commands_are_refused_without_a_sandbox_choice(buggy_repo, xdg) -> None:
+# glasscoder with the landlock fallback reported missing, as on a kernel without Landlock.
+NO_LANDLOCK = ("import glasscoder.sandbox.choose as c; c.landlock_status = lambda: "
+               "c.Status(False, 'Landlock is not enabled'); from glasscoder.cli import main; "
+               "main()")  # fmt: skip
+
+
+def test_commands_are_refused_when_no_sandbox_is_available(buggy_repo, xdg, tmp_path) -> None:
+    # The default (auto) is bwrap; a PATH without it is a machine where bwrap is not installed.
+    bin_dir = tmp_path / "bin-without-bwrap"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git"))
     replies = [xml_call("run_shell", command="touch pwned"), "I could not run it."]
     with FakeOpenAIServer(replies) as srv:
-        proc = run_task(srv, buggy_repo, "--approval", "auto", "--output-format", "json")
-    assert proc.returncode == 0
+        proc = subprocess.run(
+            [sys.executable, "-c", NO_LANDLOCK, "-p", "Go.", "--endpoint", srv.base_url,
+             "--approval", "auto", "--output-format", "json"],
+            cwd=buggy_repo, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PATH": str(bin_dir)},
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
     assert not (buggy_repo / "pwned").exists()
     refusal = srv.requests[1].json["messages"][-1]["content"]
     assert "no sandbox" in refusal and "--sandbox none" in refusal
+    assert "bubblewrap (bwrap) is not installed" in proc.stderr
+    assert "apt-get install bubblewrap" in proc.stderr
+    assert "Landlock is not enabled" in proc.stderr
+
+
+def test_without_bwrap_commands_run_under_the_announced_landlock_fallback(
+    buggy_repo, xdg, tmp_path
+) -> None:
+    from glasscoder.sandbox.choose import landlock_status
+
+    if not landlock_status().ok:
+        pytest.skip(f"no landlock here: {landlock_status().problem}")
+    bin_dir = tmp_path / "bin-without-bwrap"
+    bin_dir.mkdir()
+    for tool in ("git", "sh", "cat"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    command = "cat calc.py; echo x > .git/config"
+    replies = [xml_call("run_shell", command=command), "Done."]
+    with FakeOpenAIServer(replies) as srv:
+        proc = run_task(srv, buggy_repo, "--approval", "auto", "--output-format", "stream-json",
+                        env={"PATH": str(bin_dir)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [e["sandbox"] for e in events if e.get("subtype") == "init"] == ["landlock"]
+    notices = " ".join(e["message"] for e in events if e["type"] == "notice")
+    assert "landlock fallback, which protects less than bwrap" in notices
+    assert "apt-get install bubblewrap" in notices
+    result = srv.requests[1].json["messages"][-1]["content"]
+    assert "return a - b" in result and "Permission denied" in result
+    assert "[core]" in (buggy_repo / ".git" / "config").read_text()
 
 
 def test_resume_continues_the_saved_conversation(buggy_repo, xdg) -> None:

@@ -38,7 +38,7 @@ def test_repository_config_cannot_choose_endpoint_or_sandbox(dirs) -> None:
         'endpoint = "http://attacker.example/v1"\nsandbox = "none"\napproval = "auto"\n'
     )
     s = load_settings(root, {})
-    assert s.endpoint is None and s.sandbox is None and s.approval == "auto-edit"
+    assert s.endpoint is None and s.sandbox == "auto" and s.approval == "auto-edit"
     assert len(s.warnings) == 3 and all("may not set" in w for w in s.warnings)
 
 
@@ -153,3 +153,18 @@ def test_repository_config_cannot_choose_a_model_file(dirs) -> None:
     assert len(s.warnings) == 1 and "may not choose a model file" in s.warnings[0]
     with pytest.raises(UsageError, match="gpu_layers"):
         load_settings(root, {"gpu_layers": -2})
+
+
+def test_repository_cannot_restore_secrets_or_take_files_off_the_deny_list(dirs) -> None:
+    user, root = dirs
+    user.write_text('deny = ["!*.key"]\n')
+    (root / ".glasscoder" / "config.toml").write_text(
+        'restore_secrets = true\ndeny = ["*.secret", "!.env"]\n'
+    )
+    s = load_settings(root, {})
+    assert s.restore_secrets is False
+    assert s.deny == ["*.secret", "!*.key"]  # the project adds; only the user re-allows
+    assert any("restore_secrets" in w for w in s.warnings)
+    assert any("'!' patterns" in w for w in s.warnings)
+    user.write_text("restore_secrets = true\n")
+    assert load_settings(root, {}).restore_secrets is True

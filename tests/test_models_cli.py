@@ -171,3 +171,18 @@ def test_cli_import_stays_free_of_gguf_and_numpy() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
     assert "models" in glasscoder("--help").stdout
+
+
+def test_verify_and_log_with_nothing_pulled_are_one_line_usage_errors(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
+    cases = [(["verify"], "No pulled models"),
+             (["verify", "qwen2.5-coder-7b"], "qwen2.5-coder-7b is not pulled"),
+             (["log"], "No pull log"), (["log", "--verify"], "No pull log")]  # fmt: skip
+    for args, message in cases:
+        proc = subprocess.run([sys.executable, "-m", "glasscoder", "models", *args],
+                              capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1
+    listed = glasscoder("models", "--help").stdout
+    assert "log" in listed and "verify" in listed
+    assert "--pull" in glasscoder("--help").stdout

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glasscoder.beneath import BeneathOpener, openat2_supported
+from glasscoder.ignore import SECRET_FILES
 from glasscoder.workspace import Workspace, WorkspaceError
 from tests.helpers import write_files
 
@@ -423,15 +424,15 @@ def test_write_refuses_git_dir(ws: Workspace, tree: Tree) -> None:
 
 
 def test_write_refuses_ignored_paths_and_the_ignore_file(ws: Workspace, tree: Tree) -> None:
-    (tree.root / ".gitignore").write_text(".env\nbuild/\n")
-    (tree.root / ".env").write_text("KEY=1")
+    (tree.root / ".gitignore").write_text("local.cfg\nbuild/\n")
+    (tree.root / "local.cfg").write_text("KEY=1")
     with pytest.raises(WorkspaceError, match=r"ignored by \.gitignore"):
-        ws.write_text(".env", "KEY=2")
+        ws.write_text("local.cfg", "KEY=2")
     with pytest.raises(WorkspaceError, match="build"):
         ws.write_text("build/out.js", "x")
     with pytest.raises(WorkspaceError, match="only the user"):
         ws.write_text(".glasscoderignore", "")
-    assert (tree.root / ".env").read_text() == "KEY=1"
+    assert (tree.root / "local.cfg").read_text() == "KEY=1"
     assert not (tree.root / "build").exists()
 
 
@@ -553,11 +554,11 @@ def test_visibility_matches_git(tmp_path: Path) -> None:
 
 
 def test_rules_above_a_subdirectory_workspace_are_named(tmp_path: Path) -> None:
-    write_files(tmp_path, {".gitignore": ".env\n", "service/.env": "KEY=1", "service/a.py": ""})
+    write_files(tmp_path, {".gitignore": "*.log\n", "service/x.log": "1", "service/a.py": ""})
     git(tmp_path, "init", "-q")
     ws = Workspace(tmp_path / "service")
-    with pytest.raises(WorkspaceError, match=r"ignored by \.\./\.gitignore \(pattern '\.env'\)"):
-        ws.read_text(".env")
+    with pytest.raises(WorkspaceError, match=r"ignored by \.\./\.gitignore \(pattern '\*\.log'\)"):
+        ws.read_text("x.log")
     assert list(ws.walk()) == ["a.py"]
 
 
@@ -587,7 +588,8 @@ def test_ignore_sources_and_messages(tmp_path: Path) -> None:
             "pkg/.git": "gitdir: elsewhere\n",
         },
     )
-    ws = Workspace(tmp_path, extra_ignores=["*.csv", "!.env"])
+    # deny=(): the ignore sources alone (the secret-file deny-list is tested on its own below)
+    ws = Workspace(tmp_path, extra_ignores=["*.csv", "!.env"], deny=())
     assert not ws.is_ignored("api.gen.py")  # .glasscoderignore re-includes over .gitignore
     assert ws.is_ignored("other.gen.py")
     assert not ws.is_ignored(".env")  # the config's negation has the highest precedence
@@ -645,7 +647,7 @@ def test_symlinks_cannot_unhide_or_smuggle_rules(tmp_path: Path) -> None:
     (root / "src").mkdir()
     (root / "src" / ".gitignore").symlink_to(outside / "patterns")  # git ignores these too
     (root / "src" / "a.py").write_text("")
-    ws = Workspace(root)
+    ws = Workspace(root, deny=())
     with pytest.raises(WorkspaceError, match=r"'\.env' is ignored"):
         ws.read_text("alias")
     assert not ws.is_ignored("src/a.py")
@@ -658,7 +660,7 @@ def test_symlinks_cannot_unhide_or_smuggle_rules(tmp_path: Path) -> None:
 
 def test_emptying_a_rule_file_does_not_unhide_what_it_hid(tmp_path: Path) -> None:
     write_files(tmp_path, {".gitignore": ".env\n", ".env": "KEY=1", "a.py": ""})
-    ws = Workspace(tmp_path)
+    ws = Workspace(tmp_path, deny=())
     assert ws.is_ignored(".env")
     ws.write_text(".gitignore", "")  # the model rewrites .gitignore like any file
     with pytest.raises(WorkspaceError, match="as it was when this session started"):
@@ -669,7 +671,7 @@ def test_emptying_a_rule_file_does_not_unhide_what_it_hid(tmp_path: Path) -> Non
 
 def test_a_new_nested_negation_does_not_unhide(tmp_path: Path) -> None:
     write_files(tmp_path, {".gitignore": "*.key\n", "sub/server.key": "PRIVATE"})
-    ws = Workspace(tmp_path)
+    ws = Workspace(tmp_path, deny=())
     ws.write_text("sub/.gitignore", "!server.key\n")
     with pytest.raises(WorkspaceError, match=r"'sub/server\.key' is ignored by \.gitignore as it"):
         ws.read_text("sub/server.key")
@@ -718,3 +720,53 @@ def test_a_path_too_long_for_the_system_is_a_workspace_error(tmp_path: Path) -> 
             ws.read_text(path)
         with pytest.raises(WorkspaceError, match="cannot access"):
             ws.exists(path)
+
+
+SECRET_FILE_NAMES = [
+    ".env",
+    ".env.production",
+    ".envrc",
+    "config/.env.local",
+    "certs/server.pem",
+    "tls.key",
+    "id_rsa",
+    "home/id_ed25519",
+    ".ssh/config",
+    ".aws/credentials",
+    ".gnupg/pubring.kbx",
+    "vault.kdbx",
+    "credentials.json",
+    ".netrc",
+    ".git-credentials",
+    "deploy/secrets.yaml",
+]
+
+
+@pytest.mark.parametrize("name", SECRET_FILE_NAMES)
+def test_secret_files_never_reach_the_model(tmp_path: Path, name: str) -> None:
+    write_files(tmp_path, {name: "TOKEN=s3cr3t-value\n", ".gitignore": "!*\n"})
+    ws = Workspace(tmp_path)
+    with pytest.raises(WorkspaceError, match="may hold credentials"):
+        ws.read_text(name)
+    with pytest.raises(WorkspaceError, match="never shown to the model"):
+        ws.write_text(name, "x")
+    assert name not in set(ws.walk())
+
+
+def test_deny_list_beats_repository_rules_and_keeps_examples(tmp_path: Path) -> None:
+    write_files(
+        tmp_path,
+        {".gitignore": "!.env\n", ".glasscoderignore": "!.env\n", ".env": "A=1",
+         ".env.example": "A=", "id_rsa.pub": "ssh-ed25519 AAAA", "app.py": ""},
+    )  # fmt: skip
+    ws = Workspace(tmp_path, extra_ignores=["!.env"])
+    assert ws.is_ignored(".env")  # no repository rule or extra pattern re-includes it
+    assert not ws.is_ignored(".env.example") and not ws.is_ignored("id_rsa.pub")
+    assert not ws.is_ignored("app.py")
+
+
+def test_deny_list_is_extendable_and_the_user_may_allow(tmp_path: Path) -> None:
+    write_files(tmp_path, {"prod.cfg": "", ".env": ""})
+    ws = Workspace(tmp_path, deny=(*SECRET_FILES, "*.cfg", "!.env"))
+    assert ws.is_ignored("prod.cfg")
+    assert not ws.is_ignored(".env")

@@ -1,8 +1,9 @@
-"""`glasscoder audit verify|show`: check and read what was sent to the model."""
+"""`glasscoder audit verify|show|export`: check, read and hand on what was sent to the model."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,25 @@ def _sessions_dir() -> Path:
 def _audit_path(session_id: str) -> Path:
     from glasscoder.agent.session import Session
 
-    return Session.load(_sessions_dir(), session_id).audit_path
+    try:
+        return Session.load(_sessions_dir(), session_id).audit_path
+    except UsageError:
+        # A session folder removed whole still has its log's entry in the index: say so.
+        from glasscoder.guard.audit import has_head
+
+        kept = _sessions_dir() / session_id / "audit.jsonl"
+        if kept.parent.parent == _sessions_dir() and has_head(kept):
+            return kept
+        raise
+
+
+def _all_session_logs() -> list[tuple[str, Path]]:
+    """Every session's log, and every log the index knows of under sessions/ (even deleted)."""
+    found = set(_sessions_dir().glob("*/audit.jsonl"))
+    from glasscoder.guard.audit import indexed_logs
+
+    found.update(p for p in indexed_logs() if p.parent.parent == _sessions_dir())
+    return [(p.parent.name, p) for p in sorted(found)]
 
 
 def verify_command(session_id: str | None) -> int:
@@ -27,11 +46,12 @@ def verify_command(session_id: str | None) -> int:
 
     if session_id:
         paths = [(session_id, _audit_path(session_id))]
+        bad = 0
     else:
-        paths = [(p.parent.name, p) for p in sorted(_sessions_dir().glob("*/audit.jsonl"))]
-        if not paths:
+        paths = _all_session_logs()
+        bad = _report_unreadable_heads()
+        if not paths and not bad:
             raise UsageError(f"No audit logs under {_sessions_dir()}.")
-    bad = 0
     for sid, path in paths:
         result = verify(path)
         if result.ok:
@@ -43,29 +63,94 @@ def verify_command(session_id: str | None) -> int:
     return 1 if bad else 0
 
 
+def _report_unreadable_heads() -> int:
+    """Head files that name no log (damaged, or copied under another log's name): the log they
+    guarded cannot be told, so each is reported on its own."""
+    from glasscoder.guard.audit import unreadable_heads
+
+    files = unreadable_heads()
+    for file in files:
+        click.echo(f"{file.name}: FAILED: this audit index entry cannot be read or is not named "
+                   "for the log it holds, so that log's end cannot be checked.")  # fmt: skip
+    return len(files)
+
+
+# --- show -----------------------------------------------------------------------------------
+
+
 def show_command(session_id: str, as_json: bool, full: bool) -> None:
+    """Request by request: endpoint, bytes both ways, redactions; --json one object a request
+    (with --full, the raw records)."""
     from glasscoder.guard.audit import iter_records
 
     path = _audit_path(session_id)
     if not path.exists():
         raise UsageError(f"Session {session_id} has no audit log (it never reached the model).")
+    replies = _replies(path)
     seen = 0  # messages already shown: each request repeats the history before it
     for record in iter_records(path):
+        kind = record.get("kind")
         if as_json:
-            click.echo(json.dumps(record, ensure_ascii=False))
-        elif record.get("kind") == "request":
-            seen = _show_request(record, 0 if full else seen)
-        elif record.get("kind") == "response":
+            row = record if full else _row(record, replies)
+            if row is not None:
+                click.echo(_json_line(row))
+        elif kind == "request":
+            seen = _show_request(record, replies, 0 if full else seen)
+        elif kind == "response":
             _show_response(record)
+        elif kind == "refused":
+            click.echo(f"#{record.get('seq')} refused {record.get('method')} {record.get('url')}: "
+                       "not the configured endpoint, nothing sent")  # fmt: skip
         else:
-            click.echo(f"#{record.get('seq')} {record.get('kind')}: {_brief(record)}")
+            click.echo(f"#{record.get('seq')} {kind}: {_brief(record)}")
 
 
-def _show_request(record: dict[str, Any], seen: int) -> int:
+def _replies(path: Path) -> dict[int, dict[str, Any]]:
+    """Each request's response record (without its body), by the request's seq."""
+    from glasscoder.guard.audit import iter_records
+
+    found: dict[int, dict[str, Any]] = {}
+    for record in iter_records(path):
+        seq = record.get("request_seq")
+        if record.get("kind") == "response" and type(seq) is int:
+            found[seq] = {"bytes": record.get("bytes"), "status": record.get("status")}
+    return found
+
+
+def _row(record: dict[str, Any], replies: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    """A request or refused attempt as one JSON object; None for other records."""
+    from glasscoder.guard.audit_report import IN_PROCESS, destination, redaction_counts
+
+    kind = record.get("kind")
+    if kind not in ("request", "refused"):
+        return None
+    seq = record.get("seq")
+    reply = replies.get(seq, {}) if kind == "request" and type(seq) is int else {}
+    return {
+        "seq": seq,
+        "ts": record.get("ts"),
+        "kind": kind,
+        "method": record.get("method"),
+        "endpoint": record.get("url"),
+        "destination": destination(record),
+        "in_process": destination(record) == IN_PROCESS,
+        "bytes_sent": record.get("bytes", 0) if kind == "request" else 0,
+        "bytes_received": reply.get("bytes"),
+        "status": reply.get("status"),
+        "redactions": redaction_counts(record),
+    }
+
+
+def _show_request(record: dict[str, Any], replies: dict[int, dict[str, Any]], seen: int) -> int:
+    row = _row(record, replies)
+    assert row is not None
+    place = " (in-process)" if row["in_process"] else ""
+    received = "no reply" if row["bytes_received"] is None else f"{row['bytes_received']} received"
+    redacted = ", ".join(f"{k} {n}" for k, n in sorted(row["redactions"].items()))
+    click.echo(f"#{row['seq']} request {row['method']} {row['endpoint']}{place}: "
+               f"{row['bytes_sent']} bytes sent, {received}; "
+               f"{'redacted: ' + redacted if redacted else 'nothing redacted'}")  # fmt: skip
     body = record.get("body")
-    size = record.get("bytes", "?")
-    click.echo(f"#{record.get('seq')} request {record.get('method', 'POST')} {record.get('url')} "
-               f"({size} bytes)")  # fmt: skip
     if not isinstance(body, dict):
         click.echo(_indent(str(body)))
         return seen
@@ -105,3 +190,55 @@ def _brief(record: dict[str, Any]) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def export_command(since: str | None) -> int:
+    """Every session's records as JSON lines, each with its session id; exit 1 if a log was
+    damaged (what could be read is still exported, and the damage named on stderr)."""
+    from glasscoder.guard.audit import AuditError, iter_records
+
+    cutoff = parse_since(since) if since is not None else None
+    damaged = 0
+    for sid, path in _all_session_logs():
+        if not path.exists():
+            continue  # `audit verify` reports a deleted log; there is nothing to export
+        try:
+            for record in iter_records(path):
+                if cutoff is None or _not_before(record, cutoff):
+                    click.echo(_json_line({"session": sid, **record}))
+        except AuditError as exc:
+            damaged += 1
+            click.echo(f"glasscoder: session {sid}: {exc}", err=True)
+    return 1 if damaged else 0
+
+
+def parse_since(value: str) -> datetime:
+    """An ISO date (midnight UTC) or date-time (UTC unless it names its offset)."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(
+            f"--since takes an ISO date or date-time, e.g. 2025-01-31 or 2025-01-31T09:30:00Z; "
+            f"'{value}' is neither."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _not_before(record: dict[str, Any], cutoff: datetime) -> bool:
+    try:
+        moment = datetime.fromisoformat(str(record.get("ts")))
+    except ValueError:
+        return True  # a record whose time cannot be read is exported rather than lost
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) >= cutoff
+
+
+def _json_line(value: dict[str, Any]) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate kept from the log: escaped, still exact
+        return json.dumps(value, ensure_ascii=True)
+    return text

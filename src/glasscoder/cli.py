@@ -24,11 +24,36 @@ FORMATS = ("text", "json", "stream-json")
 @click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
 @click.option("--max-turns", type=click.IntRange(min=1), help="Stop after N model turns.")
 @click.option("--approval", type=click.Choice(["plan", "auto-edit", "auto"]), help="What may run.")
-@click.option("--sandbox", metavar="NAME", help="'none' runs commands unsandboxed (your choice).")
+@click.option(
+    "--sandbox", metavar="NAME", help="auto (default), bwrap, landlock, seatbelt, or none (unsafe)."
+)
+@click.option(
+    "--allow-net",
+    metavar="HOST[:PORT]",
+    multiple=True,
+    callback=lambda _c, _p, v: list(v) or None,  # not given: None, so config keeps its say
+    help="Let sandboxed commands reach HOST (port 443/80 unless given); repeatable.",
+)
 @click.option("--resume", metavar="SESSION_ID", help="Continue a saved session.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (embedded model).")
 @click.option("--context-size", type=click.IntRange(min=1), help="Context tokens (embedded).")
 @click.option("--gpu-layers", type=click.IntRange(min=-1), help="Layers on the GPU; -1: all.")
+@click.option("--cpu-moe", is_flag=True, default=None, help="Keep all expert tensors in RAM.")
+@click.option(
+    "--n-cpu-moe", type=click.IntRange(min=0), metavar="N", help="First N layers' experts in RAM."
+)
+@click.option(
+    "--override-tensor",
+    metavar="REGEX=TYPE",
+    multiple=True,
+    callback=lambda _c, _p, v: list(v) or None,  # not given: None, so config keeps its say
+    help="Put tensors matching REGEX in buffer type TYPE (e.g. CPU); repeatable.",
+)
+@click.option("--pull", is_flag=True, help="Download and verify --model NAME first if needed.")
+@click.option("--trust-unpinned", is_flag=True, help="With --pull: accept an unpinned entry.")
+@click.option(
+    "--memory-check/--no-memory-check", default=None, help="Refuse a model that will not fit."
+)
 @click.version_option(__version__, "--version", prog_name="glasscoder")
 @click.pass_context
 def cli(ctx: click.Context, **opts: Any) -> None:
@@ -78,13 +103,22 @@ def audit_verify(session_id: str | None) -> None:
 
 @audit.command("show")
 @click.argument("session_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw records.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a request (--full: raw).")
 @click.option("--full", is_flag=True, help="Print every request whole, not only what was new.")
 def audit_show(session_id: str, as_json: bool, full: bool) -> None:
     """Print what was sent to the model, request by request."""
     from glasscoder.audit_cli import show_command
 
     show_command(session_id, as_json=as_json, full=full)
+
+
+@audit.command("export")
+@click.option("--since", metavar="DATE", help="Only records at or after DATE (ISO date or time).")
+def audit_export(since: str | None) -> None:
+    """Every session's records as JSON lines, each with its session id (docs/audit.md)."""
+    from glasscoder.audit_cli import export_command
+
+    sys.exit(export_command(since))
 
 
 @cli.group()
@@ -112,15 +146,26 @@ def models_inspect(path: Path, as_json: bool) -> None:
 
 
 @models.command("verify")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("target", metavar="[NAME|PATH]", required=False)
 @click.option(
-    "--name", metavar="NAME", help="Registry model to check against (default: by file name)."
+    "--name", metavar="NAME", help="Registry model to check PATH against (default: by file name)."
 )
-def models_verify(path: Path, name: str | None) -> None:
-    """Check a GGUF's SHA-256 against the registry's pin (exit 1 on a mismatch)."""
-    from glasscoder.models_cli import verify_command
+def models_verify(target: str | None, name: str | None) -> None:
+    """Check a pulled model (NAME), a GGUF file (PATH) or every pulled model against its pin
+    or first-use hash (exit 1 on a mismatch)."""
+    from glasscoder.models_cli import verify_target_command
 
-    sys.exit(verify_command(path, name))
+    sys.exit(verify_target_command(target, name))
+
+
+@models.command("log")
+@click.option("--verify", "check", is_flag=True, help="Check the hash chain (exit 1 if broken).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw records.")
+def models_log(check: bool, as_json: bool) -> None:
+    """Show the record of every pull (pulls.jsonl), or verify its hash chain."""
+    from glasscoder.models_cli import log_command
+
+    sys.exit(log_command(check, as_json))
 
 
 @models.command("pull")
@@ -157,6 +202,76 @@ def models_serve_cmd(
     from glasscoder.models_cli import serve_command
 
     serve_command(name, engine, gpus, port, context)
+
+
+@cli.group()
+def sandbox() -> None:
+    """What confines the commands the model runs; try a command under it."""
+
+
+_SANDBOX_OPTION = click.option(
+    "--sandbox",
+    "backend",
+    metavar="NAME",
+    help="auto, bwrap, landlock, seatbelt or none (default: your config).",
+)
+
+
+@sandbox.command("check")
+@_SANDBOX_OPTION
+def sandbox_check(backend: str | None) -> None:
+    """Which backend is active, what it protects, what is degraded and the fix (exit 1: none)."""
+    from glasscoder.sandbox_cli import check_command
+
+    sys.exit(check_command(backend))
+
+
+@sandbox.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
+@_SANDBOX_OPTION
+@click.option(
+    "--allow-net", metavar="HOST[:PORT]", multiple=True, help="Reachable host; repeatable."
+)
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+def sandbox_run(
+    cwd: Path | None, backend: str | None, allow_net: tuple[str, ...], argv: tuple[str, ...]
+) -> None:
+    """Run one command exactly as the agent would: glasscoder sandbox run -- CMD ARGS..."""
+    from glasscoder.sandbox_cli import run_command
+
+    sys.exit(run_command(list(argv), cwd, backend, list(allow_net)))
+
+
+@cli.command("review")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--diff", metavar="REV", help="Review only what changed since git revision REV.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "note", "never"]),
+              default="never", show_default=True,
+              help="Exit 1 on findings at or above this.")  # fmt: skip
+@click.option("--fix", is_flag=True, help="Hand the findings to the agent as a task.")
+@click.option("--endpoint", metavar="URL", help="Model endpoint for the model layer.")
+@click.option("--model", metavar="NAME", help="Model name the endpoint serves, or a .gguf file.")
+@click.option("--no-model", is_flag=True, help="Static layer only, even if a model is configured.")
+@click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
+def review(paths: tuple[Path, ...], fmt: str, **opts: Any) -> None:
+    """Find bugs: the project's analyzers, and a model when one is configured."""
+    from glasscoder.review_cli import review_command
+
+    sys.exit(review_command(list(paths), {"format": fmt, **opts}))
+
+
+@cli.command("map")
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tokens", type=click.IntRange(min=1), help="Budget (default: map_tokens, 1000).")
+@click.option("--focus", multiple=True, metavar="FILE", help="A file in play (repeatable).")
+def map_(path: Path | None, tokens: int | None, focus: tuple[str, ...]) -> None:
+    """Print the repo map: the most relevant definitions, ranked toward the focus files."""
+    from glasscoder.map_cli import map_command
+
+    map_command(path, tokens, focus)
 
 
 @cli.command("sessions")

@@ -22,9 +22,16 @@ from glasscoder.beneath import BeneathOpener
 from glasscoder.errors import UsageError
 
 APPROVAL_MODES = ("plan", "auto-edit", "auto")
-SANDBOXES = ("none",)
+# sandbox/choose.py decides what "auto" gets
+SANDBOXES = ("auto", "bwrap", "landlock", "seatbelt", "none")
 # Keys a repository's own config may not set: they decide where code goes and what runs.
-TRUSTED_ONLY = frozenset({"endpoint", "api_key_env", "sandbox", "approval", "allow_commands"})
+TRUSTED_ONLY = frozenset(
+    {"endpoint", "api_key_env", "sandbox", "approval", "allow_commands", "restore_secrets"}
+    # Regexes llama.cpp runs natively on load: a hostile one could hang or crash it.
+    | {"override_tensor"}
+    # Which hosts sandboxed commands may reach: a way out for the workspace's contents.
+    | {"allow_net"}
+)
 PROJECT_CONFIG = ".glasscoder/config.toml"
 _MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -35,8 +42,10 @@ class Settings:
     model: str = "qwen3-coder"
     api_key_env: str = "GLASSCODER_API_KEY"
     approval: str = "auto-edit"
-    sandbox: str | None = None  # None: no sandbox chosen, commands are refused
+    sandbox: str = "auto"  # bwrap when it works here, else landlock, else commands are refused
     allow_commands: list[str] = field(default_factory=list)
+    # HOST[:PORT] sandboxed commands may reach through the proxy (sandbox/netproxy.py).
+    allow_net: list[str] = field(default_factory=list)
     max_turns: int = 50
     max_time: float = 1800.0  # seconds of wall time for one task
     max_tokens: int = 2_000_000  # prompt + completion tokens for one task
@@ -49,10 +58,25 @@ class Settings:
     context_size: int = 8192
     threads: int | None = None  # None: llama.cpp's choice
     gpu_layers: int = 0
+    memory_check: bool = True  # refuse an embedded model that clearly will not fit in memory
     seed: int = 0
+    # Where its tensors live (models/placement.py), as llama-server's --cpu-moe, --n-cpu-moe N
+    # and --override-tensor REGEX=TYPE.
+    cpu_moe: bool = False
+    n_cpu_moe: int = 0
+    override_tensor: list[str] = field(default_factory=list)
     shell_timeout: float = 120.0
     output_limit: int = 16_000
     ignore: list[str] = field(default_factory=list)
+    # Added to the secret-file deny-list (ignore.SECRET_FILES); a user's '!pattern' re-allows.
+    deny: list[str] = field(default_factory=list)
+    # Put the real value back where the model wrote a redaction placeholder (opt-in).
+    restore_secrets: bool = False
+    # The project's test command for run_tests ("" = discover it). A repository's config may
+    # set it: it only runs through run_tests, sandboxed and approved like run_shell.
+    test_command: str = ""
+    lint_on_edit: bool = True  # lint edited files (sandboxed) and show the model new problems
+    map_tokens: int = 1000  # repo map appended to the first task, in tokens (0: none)
     warnings: list[str] = field(default_factory=list, repr=False)
 
 
@@ -63,6 +87,7 @@ ENV_KEYS = {
     "GLASSCODER_APPROVAL": "approval",
     "GLASSCODER_SANDBOX": "sandbox",
     "GLASSCODER_MAX_TURNS": "max_turns",
+    "GLASSCODER_ALLOW_NET": "allow_net",  # comma-separated
 }
 
 
@@ -121,14 +146,16 @@ def _apply_project(settings: Settings, root: Path) -> None:
         )
         del project["model"]
     extra = _convert("ignore", project.pop("ignore", []), [], source)
-    if any(pattern.startswith("!") for pattern in extra):
+    deny = _convert("deny", project.pop("deny", []), [], source)
+    if any(pattern.startswith("!") for pattern in extra + deny):
         settings.warnings.append(
-            f"Ignored the '!' patterns of 'ignore' in {source}: a repository's config may hide "
-            "more files, not fewer."
+            f"Ignored the '!' patterns of 'ignore' and 'deny' in {source}: a repository's "
+            "config may hide more files, not fewer."
         )
     _apply(settings, project, source)
     # Last match wins in ignore patterns, so the user's own come after the project's.
     settings.ignore = [p for p in extra if not p.startswith("!")] + settings.ignore
+    settings.deny = [p for p in deny if not p.startswith("!")] + settings.deny
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -198,8 +225,11 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
         "max_turns": int, "max_tokens": int, "output_limit": int, "max_output_tokens": int,
         "context_size": int, "threads": int, "gpu_layers": int, "seed": int,
         "max_time": float, "request_timeout": float, "shell_timeout": float,
-        "temperature": float, "top_p": float, "stream": bool,
-        "allow_commands": list, "ignore": list,
+        "temperature": float, "top_p": float, "stream": bool, "restore_secrets": bool,
+        "memory_check": bool, "lint_on_edit": bool,
+        "allow_commands": list, "ignore": list, "deny": list, "allow_net": list,
+        "cpu_moe": bool, "n_cpu_moe": int, "override_tensor": list,
+        "map_tokens": int,
     }.get(name, str)  # fmt: skip
     try:
         if expected is bool and isinstance(value, str):
@@ -224,19 +254,28 @@ def _validate(s: Settings) -> None:
         raise UsageError(
             f"approval must be one of {', '.join(APPROVAL_MODES)}, not '{s.approval}'."
         )
-    if s.sandbox is not None and s.sandbox not in SANDBOXES:
+    if s.sandbox not in SANDBOXES:
         raise UsageError(
-            f"Unknown sandbox '{s.sandbox}'. This version has only 'none' (run commands "
-            "unsandboxed, by your explicit choice); without it commands are refused."
+            f"Unknown sandbox '{s.sandbox}'; choose auto (bwrap when it works, the default), "
+            "bwrap, landlock (the weaker fallback), seatbelt (macOS), or none (commands run "
+            "unsandboxed, by your explicit choice)."
         )
     for name in ("max_turns", "max_tokens", "max_time", "shell_timeout", "output_limit",
                  "request_timeout"):  # fmt: skip
         if not getattr(s, name) > 0:  # also refuses NaN
             raise UsageError(f"{name} must be greater than 0.")
+    if s.map_tokens < 0:
+        raise UsageError("map_tokens must be 0 (no repo map) or a number of tokens.")
     if not s.context_size > 0 or (s.threads is not None and not s.threads > 0):
         raise UsageError("context_size and threads must be greater than 0.")
     if s.gpu_layers < -1:
         raise UsageError("gpu_layers must be -1 (all), 0 (none) or a number of layers.")
+    from glasscoder.models.placement import overrides_from_settings
+
+    overrides_from_settings(s.override_tensor, s.cpu_moe, s.n_cpu_moe)  # REGEX=TYPE, n >= 0
+    from glasscoder.sandbox.netrules import AllowList
+
+    AllowList.parse(s.allow_net)  # each entry HOST[:PORT]
     if not s.model.strip():
         raise UsageError("model must not be empty; pass --model NAME.")
     if s.endpoint is not None and not _is_http_url(s.endpoint):

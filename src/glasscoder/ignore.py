@@ -4,10 +4,12 @@ Sources, highest precedence first (the first source with a matching pattern deci
 ``!negation`` in a higher source re-includes what a lower one ignores, as in ripgrep):
 
 0. glasscoder's own configuration and session folders, when they lie inside the workspace,
-1. ``extra_ignores`` from the glasscoder config,
-2. ``.glasscoderignore`` files (root and nested),
-3. ``.gitignore`` files (root and nested),
-4. ``.git/info/exclude``.
+1. the secret-file deny-list (``SECRET_FILES`` plus the ``deny`` setting): files that hold
+   credentials never enter the model's context, whatever a repository's own rules say,
+2. ``extra_ignores`` from the glasscoder config,
+3. ``.glasscoderignore`` files (root and nested),
+4. ``.gitignore`` files (root and nested),
+5. ``.git/info/exclude``.
 
 Rule files may change while a session runs (the model edits ``.gitignore`` like any file).
 New rules apply at once, but a path the rules hid when a file was first read stays hidden:
@@ -35,6 +37,16 @@ GIT_EXCLUDE = ".git/info/exclude"
 EXTRA_SOURCE = "the extra_ignores setting of the glasscoder config"
 GIT_DIR_SOURCE = "git's internal .git directory"
 OWN_SOURCE = "glasscoder's own configuration and sessions"
+DENY_SOURCE = "the secret-file deny-list"
+# Files that usually hold credentials. Example files are re-included: they document the
+# variables, and the redactor still screens their content.
+SECRET_FILES = (
+    ".env*", "!.env.example", "!.env.sample", "!.env.template", "!.env.dist",
+    "*.pem", "*.key", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "!*.pub",
+    ".ssh/", ".aws/", ".gnupg/", ".docker/config.json", ".kube/config", "*.kdbx",
+    "credentials*", ".netrc", ".pgpass", ".git-credentials", "*.p12", "*.pfx", "*.jks",
+    "*.keystore", "secrets.y*ml", "terraform.tfstate*",
+)  # fmt: skip
 BASELINE_NOTE = " as it was when this session started"
 
 _SPEC_CACHE_SIZE = 256
@@ -118,9 +130,11 @@ class IgnoreRules:
         extra_patterns: Sequence[str] = (),
         outer: Sequence[OuterFile] = (),
         own_patterns: Sequence[str] = (),
+        deny_patterns: Sequence[str] = SECRET_FILES,
     ) -> None:
         self._read = read
         self.own = [_RuleSet(OWN_SOURCE, "", _parse(own_patterns))] if own_patterns else []
+        self.deny = [_RuleSet(DENY_SOURCE, "", _parse(deny_patterns))] if deny_patterns else []
         self.extra = [_RuleSet(EXTRA_SOURCE, "", _parse(extra_patterns))] if extra_patterns else []
         # Files above the root change rarely and are outside our reach later: parse them once.
         outer_sets = [(f, _RuleSet(f.source, "", _parse(f.lines), f.prefix)) for f in outer]
@@ -225,6 +239,7 @@ class Matcher:
         exclude = self._file("", GIT_EXCLUDE)
         return [
             rules.own,
+            rules.deny,
             rules.extra,
             nested(GLASSCODERIGNORE),
             nested(GITIGNORE) + rules.outer_gitignores,

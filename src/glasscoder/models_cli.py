@@ -1,10 +1,11 @@
-"""`glasscoder models list|inspect|verify|serve-cmd`: the known models, and whether to trust one."""
+"""`glasscoder models ...`: the known models, checking and pulling their files, serving them."""
 
 from __future__ import annotations
 
 import json
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ from glasscoder.models import registry
 from glasscoder.models.registry import ModelSpec
 
 ENGINE_PORTS = {"vllm": 8000, "sglang": 30000}  # each engine's own default port
+Say = Callable[[str], None]
+
+
+def _to_stderr(text: str) -> None:
+    click.echo(text, err=True)
 
 
 def _size(n: int | float | None) -> str:
@@ -100,10 +106,46 @@ def _inspect_lines(info: Any) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
-def verify_command(path: Path, name: str | None) -> int:
+def verify_target_command(target: str | None, name: str | None) -> int:
+    """`models verify [NAME|PATH]`: a registry name checks its pulled file; none checks all."""
+    if target is None:
+        return _verify_all_pulled()
+    path = Path(target).expanduser()
+    looks_like_path = target.lower().endswith(".gguf") or os.sep in target
+    if path.exists() or (looks_like_path and registry.find(target) is None):
+        return verify_command(path, name)
+    if name is not None:
+        raise UsageError("--name goes with a file path; `models verify NAME` alone checks NAME.")
+    # A pulled file that is no GGUF any more is a mismatch (exit 1), not a usage error.
+    return verify_command(_require_pulled(require_model(target)), target, require_gguf=False)
+
+
+def _require_pulled(spec: ModelSpec) -> Path:
+    from glasscoder.models.pull import models_dir, pulled_path
+
+    if spec.hub_file is None:
+        raise UsageError(f"{spec.name} is served by vLLM or SGLang: there is no file to verify.")
+    path = pulled_path(spec)
+    if path is None:
+        raise UsageError(f"{spec.name} is not pulled (no {spec.hub_file} in {models_dir()}); "
+                         f"run `glasscoder models pull {spec.name}`.")  # fmt: skip
+    return path
+
+
+def _verify_all_pulled() -> int:
+    from glasscoder.models.pull import models_dir, pulled_path
+
+    pulled = [(spec, path) for spec in registry.MODELS if (path := pulled_path(spec))]
+    if not pulled:
+        raise UsageError(f"No pulled models in {models_dir()}; nothing to verify.")
+    return max(verify_command(path, spec.name, require_gguf=False) for spec, path in pulled)
+
+
+def verify_command(path: Path, name: str | None, require_gguf: bool = True) -> int:
     from glasscoder.models import gguf_info
 
-    gguf_info.check_magic(path)
+    if require_gguf:
+        gguf_info.check_magic(path)
     spec = _spec_for(path, name)
     seen = gguf_info.file_sha256(path)
     code = 0
@@ -204,20 +246,26 @@ def _sglang(spec: ModelSpec, gpus: int, port: int, context: int) -> list[str]:
 
 
 def pull_command(name: str, trust_unpinned: bool, yes: bool, token_env: str | None) -> None:
+    pull_model(require_model(name), trust_unpinned=trust_unpinned, yes=yes, token_env=token_env)
+
+
+def pull_model(spec: ModelSpec, *, trust_unpinned: bool, yes: bool, token_env: str | None = None,
+               say: Say = click.echo, note: Say = _to_stderr) -> Path:  # fmt: skip
+    """`models pull` itself; `-p --pull` runs this too, with its own output for the messages."""
     from glasscoder.models import pull
 
-    spec = require_model(name)
     pull.check_pullable(spec, trust_unpinned)  # refuse before anything touches the network
     token = _token(token_env)
     result = pull.pull(spec, trust_unpinned=trust_unpinned, token=token,
                        confirm=lambda size: _confirm_size(spec, size, yes))  # fmt: skip
     if result.outcome == "present":
-        click.echo(f"{spec.name}: already pulled and verified: {result.path}")
+        say(f"{spec.name}: already pulled and verified: {result.path}")
     else:
-        click.echo(f"{spec.name}: ok, sha256 {result.sha256}, {_size(result.bytes)}: {result.path}")
+        say(f"{spec.name}: ok, sha256 {result.sha256}, {_size(result.bytes)}: {result.path}")
     if spec.sha256 is None:
-        click.echo("unpinned: this hash was recorded on first use; later pulls and "
-                   "`models verify` compare against it.", err=True)  # fmt: skip
+        note("unpinned: this hash was recorded on first use; later pulls and "
+             "`models verify` compare against it.")  # fmt: skip
+    return result.path
 
 
 def _token(token_env: str | None) -> str | None:
@@ -239,3 +287,39 @@ def _confirm_size(spec: ModelSpec, size: int, yes: bool) -> bool:
         raise UsageError(f"{spec.name} is {_size(size)}; pass --yes to download it "
                          "without a prompt.")  # fmt: skip
     return click.confirm(f"Download {spec.hub_file} ({_size(size)})?", default=False)
+
+
+# --- the pull log ---------------------------------------------------------------------------
+
+
+def log_command(check: bool, as_json: bool) -> int:
+    """`models log`: every pull recorded in pulls.jsonl; with --verify, check its hash chain."""
+    from glasscoder.guard.audit import iter_records, verify
+    from glasscoder.models.pull import models_dir
+
+    path = models_dir() / "pulls.jsonl"
+    if not path.is_file():
+        raise UsageError(f"No pull log at {path}: nothing has been pulled yet.")
+    if check:
+        result = verify(path)
+        if result.ok:
+            click.echo(f"{path}: ok ({result.records} records, chain intact)")
+            return 0
+        where = "" if result.first_bad is None else f" at record {result.first_bad}"
+        click.echo(f"{path}: FAILED{where}: {result.reason}")
+        return 1
+    for record in iter_records(path):
+        click.echo(json.dumps(record, ensure_ascii=False) if as_json else _log_line(record))
+    return 0
+
+
+def _log_line(record: dict[str, Any]) -> str:
+    from glasscoder.safetext import printable
+
+    sha, size = record.get("sha256"), record.get("bytes")
+    cells = [
+        f"#{record.get('seq')}", record.get("ts"), record.get("outcome", record.get("kind")),
+        record.get("name"), _size(size) if isinstance(size, int) else "-",
+        f"sha256 {str(sha)[:12]}" if sha else "-", record.get("url") or "(already pulled)",
+    ]  # fmt: skip
+    return printable("  ".join(str(c) for c in cells))  # a log is data: escapes shown, not sent

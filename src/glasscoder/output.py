@@ -11,7 +11,9 @@ from glasscoder.models.base import Usage
 from glasscoder.safetext import printable, scrub
 
 
-def result_object(outcome: Outcome, session_id: str) -> dict[str, Any]:
+def result_object(
+    outcome: Outcome, session_id: str, egress: dict[str, Any] | None = None
+) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "type": "result",
         "status": outcome.status,
@@ -22,6 +24,8 @@ def result_object(outcome: Outcome, session_id: str) -> dict[str, Any]:
         "files_changed": outcome.files_changed,
         "result": outcome.result,
     }
+    if egress is not None:  # what left the machine in this run, from the audit log
+        obj["egress"] = egress
     if outcome.status == "error":  # the endpoint failed: say how, there are no final words
         obj["error"], obj["result"] = outcome.result, ""
     return obj
@@ -44,8 +48,9 @@ class TextOutput:
     terminal escape sequences.
     """
 
-    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
-        self.out, self.err = out, err
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        # Looked up now, not at import: the streams may have been replaced since.
+        self.out, self.err = out or sys.stdout, err or sys.stderr
         self._turn_text = ""
         self._shown = 0
         self._streamed = False
@@ -71,7 +76,9 @@ class TextOutput:
         elif kind == "tool_result" and event["is_error"]:
             self.notice(f"  {event['content'].splitlines()[0][:200] if event['content'] else ''}")
 
-    def final(self, outcome: Outcome, session_id: str) -> None:
+    def final(
+        self, outcome: Outcome, session_id: str, egress: dict[str, Any] | None = None
+    ) -> None:
         if outcome.status != "done":
             self.notice(f"glasscoder: {outcome.result}")
         if outcome.status != "done":
@@ -93,8 +100,9 @@ class TextOutput:
 class JsonOutput:
     """One JSON object at the end."""
 
-    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> None:
-        self.out, self.err = out, err
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        # Looked up now, not at import: the streams may have been replaced since.
+        self.out, self.err = out or sys.stdout, err or sys.stderr
 
     def notice(self, message: str) -> None:
         print(printable(message), file=self.err, flush=True)
@@ -102,8 +110,10 @@ class JsonOutput:
     def event(self, event: Event) -> None:
         pass
 
-    def final(self, outcome: Outcome, session_id: str) -> None:
-        self.out.write(_json_line(result_object(outcome, session_id), ascii_only=True))
+    def final(
+        self, outcome: Outcome, session_id: str, egress: dict[str, Any] | None = None
+    ) -> None:
+        self.out.write(_json_line(result_object(outcome, session_id, egress), ascii_only=True))
         self.out.flush()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +14,22 @@ from glasscoder.agent.session import Session
 from glasscoder.config import Settings, data_home, load_settings
 from glasscoder.errors import UsageError
 from glasscoder.guard.approval import Approval
+from glasscoder.guard.audit import AuditError, AuditLog
+from glasscoder.guard.audit_report import summarize, summary_line
+from glasscoder.guard.body_redaction import redact_body, redact_messages
+from glasscoder.guard.known_secrets import collect_known_secrets
+from glasscoder.guard.placeholders import PlaceholderGuard
+from glasscoder.guard.redact import Redactor
+from glasscoder.ignore import SECRET_FILES
 from glasscoder.output import make_output
 from glasscoder.tools.base import ToolContext
 from glasscoder.workspace import Workspace
 
 EXIT_CODES = {"done": 0, "failed": 1, "error": 3}
 NO_SANDBOX_REFUSAL = (
-    "Commands are disabled: no sandbox is configured for this session. Only the user can allow "
-    "commands (by running glasscoder with --sandbox none). Continue with the file tools, or tell "
-    "the user which command to run."
+    "Commands are disabled: no sandbox is available for this session. Only the user can allow "
+    "commands (by installing bubblewrap, or running glasscoder with --sandbox none). Continue "
+    "with the file tools, or tell the user which command to run."
 )
 UNSANDBOXED_NOTICE = (
     "WARNING: commands run WITHOUT a sandbox (--sandbox none, your explicit choice): they can "
@@ -34,34 +43,82 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
     resume = opts.pop("resume")
     session = Session.load(sessions_dir, resume) if resume else None
     root = _workspace_root(opts.pop("cwd"), session)
+    pull, trust_unpinned = opts.pop("pull", False), opts.pop("trust_unpinned", False)
     settings = load_settings(root, opts)
     for warning in settings.warnings:
         out.notice(f"glasscoder: {warning}")
-    _choose_backend(settings, out)
-    workspace = Workspace(root, settings.ignore)
+    _choose_backend(settings, out, pull, trust_unpinned)
+    if problem := _sandbox_choice(settings).problem:  # `--sandbox bwrap` unavailable: raises
+        out.notice(f"glasscoder: commands are disabled: {problem}")
+    if degraded := _sandbox_choice(settings).degraded:  # the landlock fallback was taken
+        out.notice(f"glasscoder: {degraded}")
+    workspace = Workspace(root, settings.ignore, deny=(*SECRET_FILES, *settings.deny))
     session = session or _new_session(sessions_dir, workspace, settings, task)
-    agent = _build_agent(settings, workspace, session, out)
+    audit = _open_audit(session, settings)
+    audit_start = audit.next_seq  # a resumed session's log holds earlier runs too
+    agent = _build_agent(settings, workspace, session, audit, out)
+    if note := getattr(agent.model, "placement_note", None):  # the embedded model's overrides
+        out.notice(f"glasscoder: {note}")
     if settings.sandbox == "none":
         out.notice(UNSANDBOXED_NOTICE)
+    proxy = _net_proxy(settings, agent, audit, out)
     out.event({"type": "system", "subtype": "init", "session_id": session.id,
                "model": settings.model, "endpoint": settings.endpoint, "cwd": str(root),
-               "approval": settings.approval, "sandbox": settings.sandbox or "disabled",
+               "approval": settings.approval, "sandbox": _sandbox_choice(settings).name,
                "tools": list(agent.tools)})  # fmt: skip
-    outcome = agent.run(task)
+    try:
+        outcome = agent.run(task)
+    finally:
+        if proxy is not None:
+            proxy.close()
     _record_outcome(session, outcome)
-    out.final(outcome, session.id)
+    out.final(outcome, session.id, _egress_summary(session, audit_start, out))
     return EXIT_CODES[outcome.status]
 
 
-def _choose_backend(settings: Settings, out: Any) -> None:
-    """An existing .gguf file runs embedded (settings.endpoint cleared); else an endpoint."""
+def choose_backend(settings: Settings, out: Any) -> None:
+    """Endpoint or embedded GGUF, as a run picks it (for `review`; no --pull there)."""
+    _choose_backend(settings, out)
+
+
+def build_model(settings: Settings, workspace: Workspace, audit: AuditLog, out: Any) -> Any:
+    """The model exactly as a run builds it: the session's audit log, this workspace's
+    redactor, the one egress path. `review` uses it so its requests are treated the same."""
+    return _model(settings, audit, _redactor(workspace, out))
+
+
+def _egress_summary(session: Session, start: int, out: Any) -> dict[str, Any] | None:
+    """The run's one line on what left the machine; a damaged log must not hide the result."""
+    try:
+        summary = summarize(session.audit_path, start=start)
+    except AuditError as exc:
+        out.notice(f"glasscoder: {exc}")
+        return None
+    out.notice(summary_line(summary))
+    return asdict(summary)
+
+
+def _choose_backend(
+    settings: Settings, out: Any, pull: bool = False, trust_unpinned: bool = False
+) -> None:
+    """An existing .gguf file runs embedded (settings.endpoint cleared); else an endpoint.
+    A registry name not yet pulled is pulled only with --pull (models/prepare.py)."""
+    from glasscoder.models import prepare
+
+    prepare.check_pull_flags(settings, pull, trust_unpinned)
     gguf = _gguf_file(settings)
+    if gguf is None and pull:
+        gguf = prepare.pull_for_run(settings, trust_unpinned, out.notice)
     if gguf is not None:
         from glasscoder.models.llamacpp import import_llama_cpp
 
         import_llama_cpp()  # before a session exists: a missing extra is a usage error
+        from glasscoder.models.placement import check_buffer_types
+
+        check_buffer_types(settings.override_tensor)  # likewise an unknown buffer type name
         if settings.endpoint:
             out.notice(f"glasscoder: running {gguf.name} embedded; the endpoint is not used.")
+        prepare.check_memory(settings, gguf, out.notice)  # before LlamaCppModel maps it
         settings.endpoint, settings.model = None, str(gguf)
         return
     if settings.endpoint:
@@ -69,10 +126,7 @@ def _choose_backend(settings: Settings, out: Any) -> None:
     from glasscoder.models import registry
 
     if registry.find(settings.model) is not None:
-        raise UsageError(
-            f"Model '{settings.model}' must be pulled first (`glasscoder models pull "
-            f"{settings.model}`); or pass --model PATH.gguf or --endpoint URL."
-        )
+        raise prepare.not_pulled_error(settings.model)
     raise UsageError(
         "No model endpoint configured and no model file given. Pass --model PATH.gguf to run "
         "a GGUF file in-process, or --endpoint URL for a server (e.g. http://127.0.0.1:8000/v1 "
@@ -124,7 +178,7 @@ def _new_session(
         sessions_dir,
         {"workspace": str(workspace.root), "endpoint": settings.endpoint,
          "model": settings.model, "approval": settings.approval,
-         "sandbox": settings.sandbox or "disabled", "task": task or "", "status": "running"},
+         "sandbox": _sandbox_choice(settings).name, "task": task or "", "status": "running"},
     )  # fmt: skip
     commands = _commands_line(settings)
     session.append(
@@ -134,8 +188,8 @@ def _new_session(
 
 
 def _commands_line(settings: Settings) -> str:
-    if settings.sandbox is None:
-        return "disabled (no sandbox configured); run_shell will refuse"
+    if _sandbox_choice(settings).sandbox is None:
+        return "disabled (no sandbox available); run_shell will refuse"
     if settings.approval == "plan":
         return "not available in plan mode"
     if settings.approval == "auto-edit":
@@ -144,27 +198,51 @@ def _commands_line(settings: Settings) -> str:
     return "run_shell runs commands in the workspace"
 
 
-def _build_agent(settings: Settings, workspace: Workspace, session: Session, out: Any) -> Agent:
-    from glasscoder.guard.audit import AuditLog
-    from glasscoder.tools.registry import default_tools
-
+def _open_audit(session: Session, settings: Settings) -> AuditLog:
     audit = AuditLog(session.audit_path)
     if settings.sandbox == "none":
         audit.append("notice", {"message": "commands run without a sandbox (--sandbox none)"})
-    model = _model(settings, audit)
+    return audit
+
+
+def _build_agent(
+    settings: Settings, workspace: Workspace, session: Session, audit: AuditLog, out: Any
+) -> Agent:
+    from glasscoder.tools.registry import default_tools
+
+    redactor = _redactor(workspace, out)
+    model = _model(settings, audit, redactor)
     ctx = ToolContext(
         workspace=workspace,
         sandbox=_sandbox(settings),
         sandbox_refusal=NO_SANDBOX_REFUSAL,
         shell_timeout=settings.shell_timeout,
         output_limit=settings.output_limit,
+        placeholders=PlaceholderGuard(redactor, settings.restore_secrets),
+        test_command=settings.test_command,
     )
+    if ctx.sandbox is not None and settings.lint_on_edit:
+        from glasscoder.languages.feedback import EditFeedback
+
+        ctx.feedback = EditFeedback(workspace.root, ctx.sandbox)
     limits = RunLimits(settings.max_turns, settings.max_time, settings.max_tokens)
     approval = Approval(settings.approval, settings.allow_commands)
-    return Agent(model, default_tools(), ctx, approval, session, limits, out.event)
+    from glasscoder.repomap.build import first_turn_map
+
+    intro = first_turn_map(workspace, settings.map_tokens, out.notice)  # None: map off
+    return Agent(model, default_tools(), ctx, approval, session, limits, out.event, intro)
 
 
-def _model(settings: Settings, audit: Any) -> Any:
+def _redactor(workspace: Workspace, out: Any) -> Redactor:
+    """The session's redactor: known secret values of this machine and workspace, patterns."""
+    redactor = Redactor(collect_known_secrets(workspace.root))
+    redactor.warm()  # the pattern library starts while the first request is being built
+    if redactor.degraded:
+        out.notice(f"glasscoder: secret redaction is degraded: {redactor.degraded}")
+    return redactor
+
+
+def _model(settings: Settings, audit: Any, redactor: Redactor) -> Any:
     if settings.endpoint is None:  # _choose_backend left a GGUF file in settings.model
         from glasscoder.models.llamacpp import LlamaCppModel
 
@@ -173,7 +251,9 @@ def _model(settings: Settings, audit: Any) -> Any:
         return LlamaCppModel(
             settings.model, audit, n_ctx=settings.context_size, n_threads=settings.threads,
             n_gpu_layers=settings.gpu_layers, seed=settings.seed,
-            max_tokens=settings.max_output_tokens, **sampling,
+            max_tokens=settings.max_output_tokens, cpu_moe=settings.cpu_moe,
+            n_cpu_moe=settings.n_cpu_moe, override_tensor=settings.override_tensor,
+            redact=partial(redact_messages, redactor=redactor), **sampling,
         )  # fmt: skip
     from glasscoder.models.openai_compat import OpenAICompatModel
 
@@ -188,15 +268,33 @@ def _model(settings: Settings, audit: Any) -> Any:
         top_p=settings.top_p,
         max_tokens=settings.max_output_tokens,
         timeout=settings.request_timeout,
+        redact=partial(redact_body, redactor=redactor),
     )
 
 
-def _sandbox(settings: Settings) -> Any:
-    if settings.sandbox == "none":
-        from glasscoder.sandbox.none import NoSandbox
+def _net_proxy(settings: Settings, agent: Agent, audit: AuditLog, out: Any) -> Any:
+    """The allow-list's proxy for this session, its decisions in the audit log; None when the
+    list is empty or the backend cannot use it (`none`: a notice that nothing is controlled)."""
+    if not settings.allow_net:
+        return None
+    from glasscoder.sandbox import netproxy
 
-        return NoSandbox()
-    return None
+    sandbox = agent.ctx.sandbox
+    proxy = netproxy.start_for(sandbox, settings.allow_net, partial(audit.append, "net"))
+    if proxy is None and sandbox is not None:
+        out.notice(f"glasscoder: {netproxy.unapplied(sandbox.name)}")
+    return proxy
+
+
+def _sandbox(settings: Settings) -> Any:
+    return _sandbox_choice(settings).sandbox
+
+
+def _sandbox_choice(settings: Settings) -> Any:
+    """sandbox/choose.py's Choice; cheap to repeat (bwrap is probed once per process)."""
+    from glasscoder.sandbox.choose import choose
+
+    return choose(settings.sandbox)
 
 
 def _record_outcome(session: Session, outcome: Outcome) -> None:

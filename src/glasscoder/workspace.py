@@ -51,6 +51,7 @@ class Workspace:
         *,
         use_openat2: bool | None = None,  # None: use it when the kernel has it
         private: Sequence[Path] | None = None,  # hidden outright; None: glasscoder's own paths
+        deny: Sequence[str] = ignore.SECRET_FILES,  # files that hold credentials
     ) -> None:
         given = os.path.abspath(os.fspath(root))
         if not os.path.isdir(given):
@@ -62,7 +63,7 @@ class Workspace:
         self._finalizer = weakref.finalize(self, self._opener.close)
         own = _private_patterns(self.root, own_paths() if private is None else private)
         self._rules = ignore.IgnoreRules(
-            self._read_rule_file, extra_ignores, _enclosing_repo_rules(self.root), own
+            self._read_rule_file, extra_ignores, _enclosing_repo_rules(self.root), own, deny
         )
         self._frozen: ignore.Matcher | None = None
         self._new_file_mode = 0o644 & ~_umask()
@@ -533,6 +534,12 @@ def _hidden_message(rel: str, hit: ignore.Hit) -> str:
         return f"'{rel}' is inside git's internal .git directory, which is hidden from the model"
     if hit.source == ignore.OWN_SOURCE:
         return f"'{rel}' holds glasscoder's own configuration or sessions, hidden from the model"
+    if hit.source == ignore.DENY_SOURCE:
+        where = "" if hit.path == rel else f" (inside '{hit.path}')"
+        return (
+            f"'{rel}'{where} may hold credentials: it matches '{hit.pattern}' on {hit.source} "
+            "and is never shown to the model. Ask the user for the names you need, not values"
+        )
     rule = f"{hit.source} (pattern '{hit.pattern}')"
     if hit.path == rel:
         return f"'{rel}' is ignored by {rule} and hidden from the model"

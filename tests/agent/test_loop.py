@@ -106,7 +106,8 @@ def test_turn_and_token_limits(buggy_repo: Path, tmp_path: Path) -> None:
 def test_plan_mode_offers_and_runs_only_read_only_tools(buggy_repo: Path, tmp_path: Path) -> None:
     replies = [xml_call("write_file", path="new.py", content="x = 1"), "Plan: ..."]
     agent, _, events = make_agent(buggy_repo, tmp_path, replies, approval="plan")
-    assert set(agent.tools) == {"read_file", "list_directory", "glob", "grep"}
+    assert set(agent.tools) == {"read_file", "list_directory", "glob", "grep", "find_symbol",
+                                "repo_map"}  # fmt: skip
     agent.run("plan it")
     result = next(e for e in events if e["type"] == "tool_result")
     assert result["is_error"] and "plan mode" in result["content"]

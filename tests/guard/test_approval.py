@@ -28,6 +28,9 @@ SHELL = _Tool("run_shell", False, True)
         ("pytest > /etc/passwd", False),
         ("pytest\nrm -rf /", False),
         ("pytestx", False),
+        ("python3 -m pytest -x", True),  # the same program, run as a module
+        ("python -m pytest_evil", False),
+        ("python3 -m", False),
         ("'unterminated", False),
         ("", False),
     ],
@@ -46,3 +49,22 @@ def test_modes() -> None:
     refusal = auto_edit.refusal(SHELL, {"command": "make deploy"})
     assert refusal and "allowed: make test" in refusal
     assert Approval("auto").refusal(SHELL, {"command": "anything | at all"}) is None
+
+
+def test_run_tests_is_judged_by_the_command_it_would_run(tmp_path) -> None:
+    from glasscoder.tools.base import ToolContext
+    from glasscoder.tools.tests import RunTests
+    from glasscoder.workspace import Workspace
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_a.py").write_text("def test_a():\n    pass\n")
+    ctx = ToolContext(Workspace(tmp_path), None)
+    tool = RunTests()
+    assert tool.command_line({}, ctx).startswith("python3 -m pytest")
+    assert Approval("auto-edit", ["pytest"]).refusal(tool, {}, ctx) is None
+    assert Approval("auto-edit", ["npm test"]).refusal(tool, {}, ctx) is not None
+    assert Approval("auto-edit", ["pytest"]).refusal(tool, {"target": "-p evil"}, ctx) is not None
+
+
+def test_an_empty_allowed_entry_allows_nothing() -> None:
+    assert not command_allowed("rm -rf x", ["", "  "])

@@ -118,8 +118,8 @@ def test_redaction_happens_before_the_log_and_the_send(
     srv.add("ok")
     payload = {**CHAT, "messages": [{"role": "user", "content": "password=hunter2 please"}]}
 
-    def redact(body: bytes) -> bytes:
-        return body.replace(b"hunter2", b"[REDACTED-SECRET]")
+    def redact(body: bytes) -> tuple[bytes, dict[str, int]]:
+        return body.replace(b"hunter2", b"[REDACTED-SECRET]"), {"password": 1}
 
     with make_http_client(srv.base_url, audit, timeout=10, redact=redact) as client:
         client.post(f"{srv.base_url}/chat/completions", json=payload)
@@ -127,6 +127,7 @@ def test_redaction_happens_before_the_log_and_the_send(
     assert received.json["messages"][0]["content"] == "password=[REDACTED-SECRET] please"
     assert b"hunter2" not in audit.path.read_bytes()
     assert body_bytes(records(audit)[0]) == received.body
+    assert records(audit)[0]["redactions"] == {"password": 1}
 
 
 def test_streamed_response_is_recorded_whole(srv: FakeOpenAIServer, audit: AuditLog) -> None:

@@ -14,7 +14,7 @@ import glasscoder
 
 PACKAGE = Path(glasscoder.__file__).parent
 NETWORK = frozenset(
-    {"socket", "ssl", "http.client", "urllib.request", "httpx", "httpx2", "httpcore",
+    {"socket", "_socket", "ssl", "http.client", "urllib.request", "httpx", "httpx2", "httpcore",
      "httpcore2", "urllib3", "requests", "aiohttp", "websockets"}
 )  # fmt: skip
 # module (relative to the package) -> the forbidden imports it alone may use
@@ -25,6 +25,12 @@ ALLOWED = {
     # allowed in this one module because a download there is explicit (`models pull`, run by
     # the person), audited (pulls.jsonl) and verified (SHA-256) before the file is used.
     "models/pull.py": frozenset({"huggingface_hub"}),
+    # The sandbox's network proxy and its bridge: a second way out, but only for the commands
+    # the model runs, only to hosts the person listed (allow_net; empty by default, and a
+    # repository's config cannot set it), every decision audited. Raw sockets only: no HTTP
+    # client, so nothing of glasscoder's own can ride on it.
+    "sandbox/netproxy.py": frozenset({"socket"}),
+    "sandbox/netbridge.py": frozenset({"_socket"}),  # runs inside the sandbox's namespace
 }
 FORBIDDEN = NETWORK | {"openai", "huggingface_hub"}
 
@@ -83,12 +89,17 @@ def test_the_check_sees_the_imports_it_allows() -> None:
     assert "openai" in set(imported_names(provider))  # imported lazily, inside the class
     pull = ast.parse((PACKAGE / "models/pull.py").read_text())
     assert "huggingface_hub" in set(imported_names(pull))
+    netproxy = ast.parse((PACKAGE / "sandbox/netproxy.py").read_text())
+    assert "socket" in set(imported_names(netproxy))
+    netbridge = ast.parse((PACKAGE / "sandbox/netbridge.py").read_text())
+    assert "_socket" in set(imported_names(netbridge))
 
 
 @pytest.mark.parametrize(
     "source",
     [
         "import socket",
+        "import _socket",
         "from http import client",
         "import urllib.request as r",
         "def f():\n    import httpx2",

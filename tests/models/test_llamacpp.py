@@ -113,6 +113,23 @@ def test_tiny_model_loads_and_generates(tiny_path: Path) -> None:
     assert "<tool_call" not in "".join(streamed)
 
 
+def test_embedded_prompts_are_redacted_like_server_requests(tiny_path: Path, tmp_path) -> None:
+    from functools import partial
+
+    from glasscoder.guard.audit import AuditLog
+    from glasscoder.guard.body_redaction import redact_messages
+    from glasscoder.guard.redact import KnownSecret, Redactor
+
+    secret = "Zq81mWv4TnB7xLp2KcR9dHs6"
+    redactor = Redactor([KnownSecret(secret, "env-secret", "env X")], use_library=False)
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    model = tiny_model(tiny_path, audit=audit, redact=partial(redact_messages, redactor=redactor))
+    model.complete([SYSTEM, {"role": "user", "content": f"deploy with {secret}"}], [])
+    log = audit.path.read_text()
+    assert secret not in log and "[REDACTED:env-secret:1]" in log
+    assert '"redactions":{"env-secret":1}' in log
+
+
 def xml_call_grammar(tool: dict[str, Any]) -> str:
     """GBNF for one Qwen3-Coder XML call of `tool`, every required parameter, typed by schema."""
     fn = tool["function"]

@@ -136,7 +136,7 @@ def test_read_file_errors(root: Path, ctx: ToolContext) -> None:
 @pytest.mark.parametrize(
     ("path", "reason"),
     [
-        (".env", r"ignored by \.gitignore \(pattern '\.env'\)"),
+        (".env", r"matches '\.env\*' on the secret-file deny-list"),
         ("build/out.js", r"inside 'build', which is ignored by \.gitignore"),
         ("private/notes.md", r"\.glasscoderignore"),
         (".git/HEAD", "git's internal .git directory"),

@@ -199,6 +199,8 @@ def test_path_errors(grep: Grep, ctx: ToolContext) -> None:
     with pytest.raises(WorkspaceError, match="outside the workspace"):
         grep.run({"pattern": "needle", "path": "../outside"}, ctx)
     with pytest.raises(WorkspaceError, match=r"ignored by \.gitignore"):
+        grep.run({"pattern": "needle", "path": "build"}, ctx)
+    with pytest.raises(WorkspaceError, match="may hold credentials"):
         grep.run({"pattern": "needle", "path": ".env"}, ctx)
     with pytest.raises(WorkspaceError, match="git's internal"):
         grep.run({"pattern": "needle", "path": ".git"}, ctx)

@@ -56,8 +56,10 @@ class Agent:
         session: Session,
         limits: RunLimits | None = None,
         emit: Callable[[Event], None] | None = None,
+        task_context: Callable[[str], str] | None = None,  # e.g. the repo map for a task
     ) -> None:
         self.model, self.ctx, self.approval, self.session = model, ctx, approval, session
+        self.task_context = task_context
         self.limits = limits or RunLimits()
         self.emit = emit or (lambda event: None)
         self.tools = {t.name: t for t in tools if approval.offers(t)}
@@ -75,7 +77,7 @@ class Agent:
         if not task and last.get("role") == "assistant":
             task = _CONTINUE_TASK  # a resumed session whose last turn had ended
         if task:
-            self.session.append({"role": "user", "content": task})
+            self.session.append({"role": "user", "content": self._with_context(task)})
         tracker = ChangeTracker(self.ctx.workspace.root)
         state = _RunState(time.monotonic())
         try:
@@ -146,10 +148,13 @@ class Agent:
             return Observation(call.error or self._unknown_tool(call.name), is_error=True)
         if call.error:
             return Observation(call.error, is_error=True)
-        refusal = self.approval.refusal(tool, call.arguments)
+        refusal = self.approval.refusal(tool, call.arguments, self.ctx)
+        args = call.arguments
+        if not refusal and self.ctx.placeholders is not None:
+            args, refusal = self.ctx.placeholders.screen(tool, args)
         if refusal:
             return Observation(refusal, is_error=True)
-        obs = self._run_tool(tool, call.arguments)
+        obs = self._run_tool(tool, args)
         return self._note_repeats(call, obs)
 
     def _run_tool(self, tool: Tool, args: dict[str, Any]) -> Observation:
@@ -177,6 +182,15 @@ class Agent:
                 "Repeating it will not change the result; try something different.]"
             )
         return obs
+
+    def _with_context(self, task: str) -> str:
+        """The session's first task gets the task context appended (the system prompt stays
+        fixed); later tasks go as they are."""
+        messages = self.session.messages
+        if self.task_context is None or any(m.get("role") == "user" for m in messages):
+            return task
+        extra = self.task_context(task)
+        return f"{task}\n\n{extra}" if extra else task
 
     def _unknown_tool(self, name: str) -> str:
         return f"Unknown tool '{name}'. Available tools: {', '.join(self.tools)}."

@@ -7,14 +7,16 @@ auto       everything runs (commands still go through the sandbox)
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from glasscoder.tools.base import Tool
+from glasscoder.tools.base import Tool, ToolContext
 
 # Characters that let one command line run more than the allowed command.
 SHELL_CONTROL = set(";&|`$<>(){}\n\r\\")
+PYTHON = re.compile(r"python(3(\.[0-9]+)?)?")
 
 
 @dataclass
@@ -26,7 +28,9 @@ class Approval:
         """Whether the tool is shown to the model at all in this mode."""
         return tool.read_only or self.mode != "plan"
 
-    def refusal(self, tool: Tool, args: dict[str, Any]) -> str | None:
+    def refusal(
+        self, tool: Tool, args: dict[str, Any], ctx: ToolContext | None = None
+    ) -> str | None:
         """None if the call may run, else the message the model gets instead of a result."""
         if tool.read_only or self.mode == "auto":
             return None
@@ -37,7 +41,7 @@ class Approval:
             )
         if not tool.runs_commands:
             return None
-        command = str(args.get("command", ""))
+        command = _command_line(tool, args, ctx)
         if command_allowed(command, self.allow_commands):
             return None
         allowed = ", ".join(self.allow_commands) or "none"
@@ -48,6 +52,14 @@ class Approval:
         )
 
 
+def _command_line(tool: Tool, args: dict[str, Any], ctx: ToolContext | None) -> str:
+    """What the call would run: run_shell says it; a tool like run_tests works it out."""
+    derive = getattr(tool, "command_line", None)
+    if derive is not None and ctx is not None:
+        return str(derive(args, ctx))
+    return str(args.get("command", ""))
+
+
 def command_allowed(command: str, allowed: list[str]) -> bool:
     """True when `command` is one simple command starting with the words of an allowed entry."""
     if not command.strip() or SHELL_CONTROL & set(command):
@@ -56,8 +68,16 @@ def command_allowed(command: str, allowed: list[str]) -> bool:
         words = shlex.split(command)
     except ValueError:
         return False
+    module = _module_run(words)
     for entry in allowed:
         prefix = shlex.split(entry)
-        if prefix and words[: len(prefix)] == prefix:
+        if prefix and prefix in (words[: len(prefix)], module[: len(prefix)]):
             return True
     return False
+
+
+def _module_run(words: list[str]) -> list[str]:
+    """`python3 -m pytest -x` as `pytest -x`: allowing pytest allows running it either way."""
+    if len(words) > 2 and PYTHON.fullmatch(words[0]) and words[1] == "-m":
+        return words[2:]
+    return words

@@ -5,20 +5,22 @@ One JSON object per line::
     {"seq": 0, "ts": "2025-01-02T03:04:05.678Z", "kind": "request", "prev": "000...0", ...data}
 
 ``seq`` counts from 0; ``prev`` is ``chain_hash`` of the previous record's line (its exact bytes,
-without the newline), 64 zeros for the first record. Editing, removing or reordering any record
-breaks the chain at that point, and ``verify`` names the first record that can no longer be trusted.
+without the newline) under the per-user key (``audit_key.py``), 64 zeros for the first record.
 
-What the plain chain cannot catch, and where the fix goes:
-- someone who rewrites a record and recomputes every later hash: make ``chain_hash`` keyed
-  (HMAC-SHA256 with a key kept outside the log) - it is the one place the chain is computed;
-- the last records being removed or the last record edited: keep ``AuditLog.head`` (the hash of
-  the newest line) somewhere else and compare it on verify.
+Threat it answers: a changed, removed, inserted or reordered record. Rewriting a record and
+recomputing the later links needs the key. What a chain cannot see, its own end, is checked
+against the log's head file (``audit_index.py``), written after every append; ``verify``
+compares both. This module also holds the log's readers and the body helpers, and re-exports
+the key's and the index's names so callers import everything audit from here.
+docs/audit.md describes the format for people and compliance tooling.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
+import hmac
 import json
 import os
 import threading
@@ -28,15 +30,49 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from glasscoder.errors import UserFacingError
+from glasscoder.guard.audit_index import (
+    DEFAULT_INDEX,
+    INDEX_FORMAT,
+    HeadSlot,
+    IndexArg,
+    IndexEntry,
+    has_head,
+    heads_dir,
+    indexed_logs,
+    read_head,
+    slot_for,
+    unreadable_heads,
+    write_head,
+)
+from glasscoder.guard.audit_key import KEY_BYTES, AuditError, audit_key, key_path
+
+__all__ = [
+    "DEFAULT_INDEX",
+    "GENESIS",
+    "INDEX_FORMAT",
+    "KEY_BYTES",
+    "RESERVED_KEYS",
+    "AuditError",
+    "AuditLog",
+    "IndexArg",
+    "IndexEntry",
+    "VerifyResult",
+    "audit_key",
+    "body_bytes",
+    "body_fields",
+    "chain_hash",
+    "has_head",
+    "heads_dir",
+    "indexed_logs",
+    "iter_records",
+    "key_path",
+    "unreadable_heads",
+    "verify",
+]
 
 GENESIS = "0" * 64
 RESERVED_KEYS = ("seq", "ts", "kind", "prev")
 _READ_BLOCK = 64 * 1024
-
-
-class AuditError(UserFacingError):
-    """The audit log cannot be written or read; nothing is sent without it."""
 
 
 @dataclass(frozen=True)
@@ -47,22 +83,37 @@ class VerifyResult:
     reason: str
 
 
-def chain_hash(line: bytes) -> str:
-    """The link from one record to the next; the place a keyed (HMAC) chain goes."""
-    return hashlib.sha256(line).hexdigest()
+def chain_hash(line: bytes, key: bytes | None = None) -> str:
+    """The link from one record to the next: HMAC-SHA256 under key (plain SHA-256 without)."""
+    if key is None:
+        return hashlib.sha256(line).hexdigest()
+    return hmac.new(key, line, hashlib.sha256).hexdigest()
+
+
+# --- Writing --------------------------------------------------------------------------------
 
 
 class AuditLog:
-    """Append-only, hash-chained JSON lines; opening an existing log continues its chain."""
+    """Append-only, keyed-chain JSON lines; opening an existing log continues its chain.
 
-    def __init__(self, path: Path | str) -> None:
+    key None means the per-user key (``audit_key()``); index is the folder of head files that
+    keeps each log's newest seq and head (``DEFAULT_INDEX``: the data home's, for logs under the
+    data home; None: no index).
+    """
+
+    def __init__(
+        self, path: Path | str, key: bytes | None = None, index: IndexArg = DEFAULT_INDEX
+    ) -> None:
         self.path = Path(path)
+        self._key = audit_key() if key is None else key
+        self._slot: HeadSlot | None = slot_for(self.path, index)
         self._lock = threading.Lock()  # the transport may record from several threads
-        self._next_seq, self._head = _resume_point(self.path)
+        self._next_seq, self._head, self._size = 0, GENESIS, 0
+        self._catch_up()
 
     @property
     def head(self) -> str:
-        """chain_hash of the newest line: keep it elsewhere to detect a truncated tail."""
+        """chain_hash of the newest line (also kept in the index, to detect a cut tail)."""
         return self._head
 
     @property
@@ -74,28 +125,58 @@ class AuditLog:
         if clash:
             raise ValueError(f"audit data may not set {', '.join(clash)}")
         with self._lock:
+            try:
+                return self._append_locked(kind, data)
+            except OSError as exc:
+                raise AuditError(f"Cannot write the audit log {self.path}: {exc}") from exc
+
+    def _append_locked(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # 0o600: the log holds whole prompts, which may quote private code.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # another AuditLog on this file waits its turn
+            if os.fstat(fd).st_size != self._size:
+                self._catch_up()  # it wrote since we last did: continue after its records
+            else:
+                self._check_end()  # a changed or damaged head is evidence: never written over
             record = {"seq": self._next_seq, "ts": _now(), "kind": kind, "prev": self._head}
             record.update(data)
             line = _encode_line(record)
-            self._write(line + b"\n")
+            _write_all(fd, line + b"\n")
+            os.fsync(fd)  # a record that was sent must survive a crash right after
             self._next_seq += 1
-            self._head = chain_hash(line)
+            self._head = chain_hash(line, self._key)
+            self._size += len(line) + 1
+            if self._slot is not None:  # under the log's lock: heads of one log never race
+                write_head(self._slot, self._key, IndexEntry(record["seq"], self._head))
+        finally:
+            os.close(fd)
         return record
 
-    def _write(self, data: bytes) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # 0o600: the log holds whole prompts, which may quote private code.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)  # a record that was sent must survive a crash right after
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise AuditError(f"Cannot write the audit log {self.path}: {exc}") from exc
+    def _catch_up(self) -> None:
+        """Continue from the log's last record, unless the index shows it was cut or changed."""
+        self._next_seq, self._head, self._size = _resume_point(self.path, self._key)
+        self._check_end()
+
+    def _check_end(self) -> None:
+        """AuditError unless the log's end is where its head file says, or past it."""
+        entry = None if self._slot is None else read_head(self._slot, self._key)
+        last = self._next_seq - 1
+        if entry is not None and (
+            entry.seq > last or (entry.seq == last and entry.head != self._head)
+        ):
+            raise AuditError(
+                f"The audit log {self.path} no longer matches the audit index (which says it "
+                f"ends at record {entry.seq}): it was cut, deleted or changed, so it cannot be "
+                "continued. Run `glasscoder audit verify` and keep the file as evidence."
+            )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _now() -> str:
@@ -110,10 +191,11 @@ def _encode_line(record: dict[str, Any]) -> bytes:
         return json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-def _resume_point(path: Path) -> tuple[int, str]:
-    """The next seq and the head hash of an existing log (0 and GENESIS for a new one)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return 0, GENESIS
+def _resume_point(path: Path, key: bytes) -> tuple[int, str, int]:
+    """The next seq, the head hash and the size of an existing log (0, GENESIS, 0 if new)."""
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        return 0, GENESIS, 0
     line = _last_line(path)
     record = _parse(line)
     if line is None or record is None or type(record.get("seq")) is not int:
@@ -121,7 +203,7 @@ def _resume_point(path: Path) -> tuple[int, str]:
             f"The audit log {path} ends with a damaged record, so it cannot be continued. "
             "Run `glasscoder audit verify` and keep the file as evidence."
         )
-    return record["seq"] + 1, chain_hash(line)
+    return record["seq"] + 1, chain_hash(line, key), size
 
 
 def _last_line(path: Path) -> bytes | None:
@@ -162,23 +244,58 @@ def iter_records(path: Path | str) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def verify(path: Path | str) -> VerifyResult:
-    """Check the whole chain; the reason names what broke and where."""
+# --- Checking -------------------------------------------------------------------------------
+
+
+def verify(
+    path: Path | str, key: bytes | None = None, index: IndexArg = DEFAULT_INDEX
+) -> VerifyResult:
+    """Check the whole chain and the log's end against the index; the reason names what broke."""
     path = Path(path)
+    slot = slot_for(path, index)
+    try:
+        key = audit_key(create=False) if key is None else key
+        entry = None if slot is None else read_head(slot, key)
+    except AuditError as exc:
+        return VerifyResult(False, _count_lines(path), None, str(exc))
     if not path.is_file():
+        if entry is not None:
+            deleted = f"but the audit index says it had {entry.seq + 1} records: it was deleted."
+            return VerifyResult(False, 0, None, f"There is no audit log at {path}, {deleted}")
         return VerifyResult(False, 0, None, f"There is no audit log at {path}.")
+    total = _count_lines(path)
     with path.open("rb") as f:
-        problem = _first_problem(iter(f))
-        f.seek(0)
-        total = sum(1 for _ in f)
-    if problem is None:
-        return VerifyResult(True, total, None, f"{total} records, chain intact.")
-    return VerifyResult(False, total, problem[0], problem[1])
+        problem = _first_problem(iter(f), key, entry)
+    if problem is None and slot is not None and entry is None and total:
+        problem = None, "the audit index has no entry for this log, so a cut tail would not show."
+    if problem is not None:
+        return VerifyResult(False, total, problem[0], problem[1])
+    return VerifyResult(True, total, None, _intact(total, entry))
 
 
-def _first_problem(lines: Iterator[bytes]) -> tuple[int, str] | None:
+def _intact(total: int, entry: IndexEntry | None) -> str:
+    if entry is None:
+        return f"{total} records, chain intact."
+    behind = total - 1 - entry.seq
+    extra = f" ({behind} written after its last update)" if behind else ""
+    return f"{total} records, chain intact, end matches the audit index{extra}."
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
+def _first_problem(
+    lines: Iterator[bytes], key: bytes, entry: IndexEntry | None
+) -> tuple[int | None, str] | None:
     prev_line: bytes | None = None
+    count = 0
     for i, raw in enumerate(lines):
+        count = i + 1
         if not raw.endswith(b"\n"):
             return i, f"record {i} is incomplete: the log ends mid-record."
         line = raw[:-1]
@@ -187,11 +304,24 @@ def _first_problem(lines: Iterator[bytes]) -> tuple[int, str] | None:
         if problem:
             return i, problem
         assert record is not None
-        expected = GENESIS if prev_line is None else chain_hash(prev_line)
-        if record["prev"] != expected:
-            return _chain_break(i, line, next(lines, None))
+        indexed = entry.head if entry is not None and entry.seq == i else None
+        if record["prev"] != (GENESIS if prev_line is None else chain_hash(prev_line, key)):
+            reference = indexed or _prev_of(next(lines, None))
+            return _chain_break(i, line, record["prev"], prev_line, reference, key)
+        if indexed is not None and chain_hash(line, key) != indexed:
+            return i, f"record {i} was changed: it no longer matches the head kept in the index."
         prev_line = line
+    if entry is not None and entry.seq >= count:
+        last = f"after record {count - 1}" if count else "empty"
+        return count, (f"the log ends {last}, but the audit index says it had {entry.seq + 1} "
+                       f"records: records {count} to {entry.seq} were removed.")  # fmt: skip
     return None
+
+
+def _prev_of(raw: bytes | None) -> str | None:
+    record = _parse(raw.rstrip(b"\n")) if raw else None
+    prev = record.get("prev") if record else None
+    return prev if isinstance(prev, str) else None
 
 
 def _record_problem(i: int, record: dict[str, Any] | None) -> str | None:
@@ -205,14 +335,21 @@ def _record_problem(i: int, record: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _chain_break(i: int, line: bytes, following: bytes | None) -> tuple[int, str]:
-    """Record i's prev does not match record i-1; the next line tells which of the two changed."""
+def _chain_break(
+    i: int, line: bytes, prev: str, prev_line: bytes | None, reference: str | None, key: bytes
+) -> tuple[int, str]:
+    """Record i's prev does not match record i-1; reference (record i's hash as the next record
+    or the index holds it) tells which of the two changed."""
     if i == 0:
         return 0, "record 0 does not start a chain: the log's beginning was removed or changed."
-    next_record = _parse(following.rstrip(b"\n")) if following else None
-    if next_record is not None and next_record.get("prev") == chain_hash(line):
+    assert prev_line is not None
+    if prev == chain_hash(prev_line):
+        return i - 1, (f"record {i} links to record {i - 1} without the audit key (plain "
+                       f"SHA-256): the log was rewritten from record {i - 1} on, or written "
+                       "by a glasscoder older than the keyed chain.")  # fmt: skip
+    if reference == chain_hash(line, key):
         return i - 1, f"record {i - 1} was changed: it no longer matches the hash in record {i}."
-    if next_record is not None:
+    if reference is not None:
         return i, f"record {i} was changed: its prev does not match record {i - 1}."
     return i - 1, f"record {i - 1} or record {i} was changed: the chain breaks between them."
 

@@ -5,8 +5,10 @@ test_single_egress.py holds that line). Each request passes, in order:
 
 1. destination check - scheme, host and port must be the configured endpoint's; redirects
    are never followed, and a request anywhere else is refused before a byte is sent;
-2. redaction - the body goes through ``redact`` (identity today; secret redaction plugs in here);
-3. audit - the redacted body, exactly as it will be sent, is written to the audit log;
+2. redaction - the body goes through ``redact`` (``guard/body_redaction.py`` over the session's
+   ``Redactor``), which returns the body to send and how many secrets of each kind it replaced;
+3. audit - the redacted body, exactly as it will be sent, is written to the audit log with
+   those counts (never the values);
 4. send;
 5. audit of the response, recorded as its bytes pass and written when the body is closed, so a
    stream cut mid-way is still on record. A body past MAX_RESPONSE_BYTES is cut off with an
@@ -27,7 +29,8 @@ import httpx2
 from glasscoder.errors import UsageError, UserFacingError
 from glasscoder.guard.audit import AuditLog, body_fields
 
-Redactor = Callable[[bytes], bytes]
+# body -> (body to send, {secret kind: how many were replaced})
+BodyRedactor = Callable[[bytes], tuple[bytes, dict[str, int]]]
 
 HIDDEN = "[hidden]"
 # Far above any one model reply (a streamed token costs ~150 bytes of SSE framing).
@@ -44,8 +47,8 @@ TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def no_redaction(body: bytes) -> bytes:
-    return body
+def no_redaction(body: bytes) -> tuple[bytes, dict[str, int]]:
+    return body, {}
 
 
 class EgressRefused(UserFacingError):
@@ -91,7 +94,7 @@ class EgressTransport(httpx2.BaseTransport):
         self,
         endpoint: str,
         audit: AuditLog | None,
-        redact: Redactor = no_redaction,
+        redact: BodyRedactor = no_redaction,
     ) -> None:
         self.destination = Destination.of_endpoint(endpoint)
         self.max_response_bytes = MAX_RESPONSE_BYTES
@@ -105,8 +108,8 @@ class EgressTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         self._check_destination(request)
-        request = self._redacted(request)  # secret redaction plugs in here, via `redact`
-        seq = self._record_request(request)  # the log holds what is sent, already redacted
+        request, redactions = self._redacted(request)
+        seq = self._record_request(request, redactions)  # what is sent, already redacted
         try:
             response = self._inner.handle_request(request)
         except Exception as exc:
@@ -130,26 +133,28 @@ class EgressTransport(httpx2.BaseTransport):
             f"model endpoint ({self.destination})."
         )
 
-    def _redacted(self, request: httpx2.Request) -> httpx2.Request:
+    def _redacted(self, request: httpx2.Request) -> tuple[httpx2.Request, dict[str, int]]:
         body = request.read()
-        clean = self._redact(body)
+        clean, redactions = self._redact(body)
         if clean == body:
-            return request
+            return request, redactions
         # A new request, so Content-Length is computed for the redacted body.
         headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"content-length"]
-        return httpx2.Request(
+        redacted = httpx2.Request(
             request.method,
             request.url,
             headers=headers,
             content=clean,
             extensions=request.extensions,
         )
+        return redacted, redactions
 
-    def _record_request(self, request: httpx2.Request) -> int | None:
+    def _record_request(self, request: httpx2.Request, redactions: dict[str, int]) -> int | None:
         data = {
             "method": request.method,
             "url": str(request.url),
             "headers": _loggable_headers(request.headers),
+            "redactions": redactions,
             **body_fields(request.content),
         }
         return self._record("request", data)
@@ -227,7 +232,7 @@ def make_http_client(
     endpoint: str,
     audit: AuditLog | None,
     timeout: float,
-    redact: Redactor = no_redaction,
+    redact: BodyRedactor = no_redaction,
 ) -> httpx2.Client:
     """The HTTP client a model provider must use: one endpoint, audited, no redirects."""
     return httpx2.Client(

@@ -4,18 +4,20 @@ The chat template in a GGUF runs on every prompt, so it is treated as untrusted 
 compared with a known-good one where the registry has it, and a short list of named rules looks
 for things a template has no reason to contain. Add a rule to ``TEMPLATE_RULES`` to check more.
 
-Reading needs the optional ``gguf`` package (MIT, with numpy): ``pip install 'glasscoder[local]'``.
+Reading needs the optional ``gguf`` package (MIT, with numpy): ``pip install 'glasscoder[local]'``;
+``header_scalars`` (the memory check's few numbers) reads the header itself, without it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from glasscoder.errors import UsageError
 
@@ -230,6 +232,89 @@ def _kv_bytes(layers: int | None, kv_heads: int | None, k: int | None, v: int | 
     if not (layers and kv_heads and k and v):
         return None
     return layers * kv_heads * (k + v) * 2  # f16 cache: 2 bytes a value
+
+
+# --- the header's scalar fields alone, fast --------------------------------------------------
+# GGUFReader parses every field up front, the tokenizer's vocabulary too: seconds for a large
+# vocabulary (3.3 s for a 49k-token one), too slow to run before every embedded start. The memory
+# check needs a few numbers, so this walks the key-value section itself and skips the arrays.
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
+            11: "<q", 12: "<d"}  # fmt: skip
+_STRING, _ARRAY = 8, 9
+_MAX_FIELDS = 1 << 16  # real files have a few dozen; a hostile count must not loop for ever
+_MAX_STRING = 1 << 24  # a chat template is kilobytes
+
+
+def header_scalars(path: Path) -> dict[str, Any]:
+    """Every scalar or string field of a GGUF (v2, v3) header; arrays skipped unread."""
+    check_magic(path)
+    try:
+        with path.open("rb") as f:
+            f.seek(4)
+            version, _tensors, count = struct.unpack("<IQQ", _exact(f, 20))
+            if version < 2 or count > _MAX_FIELDS:
+                raise ValueError(f"version {version}, {count} fields")
+            fields: dict[str, Any] = {}
+            for _ in range(count):
+                key = _string(f)
+                value = _field(f, struct.unpack("<I", _exact(f, 4))[0])
+                if value is not None:
+                    fields[key] = value
+            return fields
+    except (ValueError, struct.error, EOFError) as e:  # UnicodeDecodeError is a ValueError
+        raise UsageError(f"{path} has no readable GGUF header ({e}).") from None
+
+
+def header_kv_bytes_per_token(path: Path) -> int | None:
+    """The f16 KV cache per token, from the header alone (as read_info computes it)."""
+    fields = header_scalars(path)
+    arch = fields.get("general.architecture")
+
+    def arch_int(key: str) -> int | None:
+        value = fields.get(f"{arch}.{key}")
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+    heads, kv_heads = arch_int("attention.head_count"), arch_int("attention.head_count_kv")
+    embd = arch_int("embedding_length")
+    key_len = arch_int("attention.key_length") or (embd // heads if embd and heads else None)
+    value_len = arch_int("attention.value_length") or key_len
+    return _kv_bytes(arch_int("block_count"), kv_heads or heads, key_len, value_len)
+
+
+def _exact(f: BinaryIO, n: int) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise EOFError("the header ends early")
+    return data
+
+
+def _string(f: BinaryIO) -> str:
+    (length,) = struct.unpack("<Q", _exact(f, 8))
+    if length > _MAX_STRING:  # read() would try to allocate whatever a hostile file claims
+        raise ValueError(f"a {length}-byte string")
+    return _exact(f, length).decode("utf-8")
+
+
+def _field(f: BinaryIO, vtype: int) -> Any:
+    """A scalar's or string's value; None for an array, which is skipped."""
+    if vtype in _SCALARS:
+        fmt = _SCALARS[vtype]
+        return struct.unpack(fmt, _exact(f, struct.calcsize(fmt)))[0]
+    if vtype == _STRING:
+        return _string(f)
+    if vtype != _ARRAY:
+        raise ValueError(f"unknown value type {vtype}")
+    item, count = struct.unpack("<IQ", _exact(f, 12))
+    if item in _SCALARS:
+        f.seek(struct.calcsize(_SCALARS[item]) * count, 1)
+    elif item == _STRING:
+        for _ in range(count):
+            (length,) = struct.unpack("<Q", _exact(f, 8))
+            f.seek(length, 1)
+    else:  # arrays of arrays: no model header has them
+        raise ValueError(f"array of type {item}")
+    return None
 
 
 def _file_type_name(gguf: Any, value: Any) -> str | None:

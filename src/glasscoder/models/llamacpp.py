@@ -13,7 +13,7 @@ import codecs
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,14 @@ from typing import Any
 from glasscoder.errors import UsageError
 from glasscoder.guard.audit import AuditLog
 from glasscoder.models.base import Message, ModelError, Reply, Usage
+from glasscoder.models.placement import (
+    Override,
+    OverrideArray,
+    buffer_types,
+    load_llama,
+    overrides_from_settings,
+    placed_by,
+)
 from glasscoder.models.textgate import TextGate
 from glasscoder.models.toolcalls import (
     assistant_turns,
@@ -35,6 +43,8 @@ INSTALL_HINT = (
     "(it compiles llama.cpp, a few minutes), or serve the model and pass --endpoint URL."
 )
 # Text that ends a turn in common templates, besides what the GGUF marks as end-of-generation.
+# messages -> (messages as the model may see them, {secret kind: count replaced})
+MessageRedactor = Callable[[list[Message]], tuple[list[Message], dict[str, int]]]
 _END_OF_TURN = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
 
 
@@ -78,8 +88,13 @@ class LlamaCppModel:
         top_p: float = 0.8,
         top_k: int = 20,
         grammar: Any = None,
+        cpu_moe: bool = False,
+        n_cpu_moe: int = 0,
+        override_tensor: Sequence[str] = (),
+        redact: MessageRedactor | None = None,
     ) -> None:
-        """``grammar`` (a llama_cpp.LlamaGrammar) constrains every reply; tests force calls."""
+        """``grammar`` (a llama_cpp.LlamaGrammar) constrains every reply; tests force calls.
+        ``cpu_moe``, ``n_cpu_moe`` and ``override_tensor`` place tensors (models/placement.py)."""
         llama_cpp = import_llama_cpp()
         self.path = Path(model_path)
         self.name = self.path.name
@@ -87,21 +102,40 @@ class LlamaCppModel:
         self.grammar = grammar
         self.last = TurnStats()
         self._audit = audit
+        self._redact = redact  # the same secret redaction a server request gets
         self._sampling = {"temp": temperature, "top_p": top_p, "top_k": top_k, "min_p": 0.0}
         self._lib = llama_cpp
+        # Kept as long as the model: llama.cpp holds pointers into it.
+        self.placement: OverrideArray | None = None
+        self.placement_note: str | None = None  # what the overrides place, for the notice
+        overrides = overrides_from_settings(override_tensor, cpu_moe, n_cpu_moe)
+        params = {"n_ctx": n_ctx, "n_threads": n_threads, "n_gpu_layers": n_gpu_layers,
+                  "seed": seed, "verbose": False}  # fmt: skip
         try:
-            self._llm = llama_cpp.Llama(
-                str(self.path), n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                seed=seed, verbose=False,
-            )  # fmt: skip
+            self._llm = self._load(overrides, params)
         except (ValueError, RuntimeError) as exc:
             raise UsageError(f"llama.cpp could not load {self.path}: {exc}") from None
+        if overrides:
+            self.placement_note = self._describe_placement(overrides)
         self._template = self._llm.metadata.get("tokenizer.chat_template") or ""
         if not self._template:
             raise UsageError(f"{self.path} has no chat template (tokenizer.chat_template).")
         self._bos = self._special_text(self._llm.token_bos())
         self._eos = self._special_text(self._llm.token_eos())
         self._stop_ids = self._end_of_turn_ids()
+
+    def _load(self, overrides: list[Override], params: dict[str, Any]) -> Any:
+        if not overrides:
+            return self._lib.Llama(str(self.path), **params)
+        self.placement = OverrideArray(overrides, buffer_types(self._lib))
+        return load_llama(self._lib, self.placement, str(self.path), **params)
+
+    def _describe_placement(self, overrides: list[Override]) -> str:
+        try:
+            placed = placed_by(self.path, overrides).describe()
+        except Exception as exc:  # gguf may not know a newer tensor type; the model loaded
+            placed = f"tensors not counted ({exc})"
+        return f"{self.name}: tensor overrides place {placed}."
 
     def close(self) -> None:
         self._llm.close()
@@ -112,10 +146,13 @@ class LlamaCppModel:
         tools: list[dict[str, Any]],
         on_text: Callable[[str], None] | None = None,
     ) -> Reply:
+        redactions: dict[str, int] = {}
+        if self._redact is not None:
+            messages, redactions = self._redact(messages)
         prompt = render_prompt(self._template, messages, tools, self._bos, self._eos)
         tokens = self._tokenize(prompt)
         budget = self._budget(len(tokens))
-        request_seq = self._record_request(messages, tools, prompt, len(tokens))
+        request_seq = self._record_request(messages, tools, prompt, len(tokens), redactions)
         reused = self._reuse_prefix(tokens)
         self.last = TurnStats(len(tokens), len(tokens) - reused, reused)
         text, finish = self._generate(tokens[reused:], budget, on_text)
@@ -199,7 +236,12 @@ class LlamaCppModel:
         return ids
 
     def _record_request(
-        self, messages: list[Message], tools: list[dict[str, Any]], prompt: str, n_tokens: int
+        self,
+        messages: list[Message],
+        tools: list[dict[str, Any]],
+        prompt: str,
+        n_tokens: int,
+        redactions: dict[str, int],
     ) -> int | None:
         """The same record shape as a server request, so `audit show` reads both alike."""
         if self._audit is None:
@@ -208,7 +250,8 @@ class LlamaCppModel:
         return self._audit.append("request", {
             "method": "EMBEDDED", "url": str(self.path), "bytes": len(prompt.encode()),
             "prompt_sha256": hashlib.sha256(prompt.encode()).hexdigest(),
-            "prompt_tokens": n_tokens, "body": json.loads(json.dumps(body, default=str)),
+            "prompt_tokens": n_tokens, "redactions": redactions,
+            "body": json.loads(json.dumps(body, default=str)),
         })["seq"]  # fmt: skip
 
     def _record_response(self, request_seq: int | None, text: str, finish: str) -> None:

@@ -16,7 +16,12 @@ from typing import Any
 
 from glasscoder import __version__
 from glasscoder.guard.audit import AuditLog
-from glasscoder.guard.egress import TRANSPORT_ERRORS, Redactor, make_http_client, no_redaction
+from glasscoder.guard.egress import (
+    TRANSPORT_ERRORS,
+    BodyRedactor,
+    make_http_client,
+    no_redaction,
+)
 from glasscoder.models.base import Message, ModelError, Reply, ToolCall, Usage
 from glasscoder.models.textgate import TextGate
 from glasscoder.models.toolcalls import (
@@ -81,7 +86,7 @@ class OpenAICompatModel:
         extra_body: dict[str, Any] | None = None,
         timeout: float = 600.0,
         api_key_env: str = API_KEY_ENV,
-        redact: Redactor = no_redaction,
+        redact: BodyRedactor = no_redaction,
     ) -> None:
         http_client = make_http_client(endpoint, audit, timeout, redact)
         import openai  # here, not at module top: importing it costs ~0.4 s of startup

@@ -1,8 +1,9 @@
 """`glasscoder models pull NAME`: the one place glasscoder downloads a model file.
 
 This module is, with guard/egress.py, the only one allowed to reach the network (through
-huggingface_hub): a download happens only when the person runs `models pull`, and every pull is
-written to a hash-chained audit log. Nothing else downloads, not even `--model NAME` at run time.
+huggingface_hub): a download happens only when the person runs `models pull` (or a run with
+`--pull`, which calls the same code: models/prepare.py), and every pull is written to a
+hash-chained audit log (`models log`). Nothing else downloads, not `--model NAME` by itself.
 
 The file is fetched into ``<models>/<file>.<etag-id>.incomplete`` and renamed to its final name
 only after its SHA-256 matched the pin (or, for an unpinned entry pulled with --trust-unpinned,
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from glasscoder.config import data_home
 from glasscoder.errors import ModelUnavailable, UsageError, UserFacingError
@@ -218,6 +220,9 @@ def _download(hub: Any, meta: Any, partial: Path, headers: dict[str, str], audit
     from huggingface_hub.file_download import http_get
 
     done = partial.stat().st_size if partial.exists() else 0
+    if _origin(meta.location) != _origin(url):
+        # The hub redirected to a storage host (a signed URL): a hub token must not follow.
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
     try:
         with partial.open("ab") as f:
             http_get(meta.location, f, resume_size=done, headers=headers,
@@ -229,6 +234,11 @@ def _download(hub: Any, meta: Any, partial: Path, headers: dict[str, str], audit
             f"Download of {spec.hub_file} stopped at {got} bytes ({_reason(exc)}); "
             f"run `glasscoder models pull {spec.name}` again to resume."
         ) from exc
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def _verify_and_place(spec: ModelSpec, partial: Path, dest: Path, audit: AuditLog, url: str,

@@ -11,6 +11,13 @@ from typing import Protocol
 class Limits:
     timeout: float = 120.0  # wall-clock seconds; the whole process group is killed after it
     output_chars: int = 16_000  # head and tail are kept, the middle is cut
+    # Enforced by the confining backends (bwrap), not by `none`. Address space and CPU time
+    # are per process; the process count is for the whole command (a pids cgroup).
+    address_space: int = 8 << 30  # bytes; generous because JITs and runtimes reserve a lot
+    cpu_seconds: int = 600
+    file_size: int = 1 << 30  # bytes: the largest file one write may grow
+    open_files: int = 1024
+    processes: int = 512
 
 
 @dataclass

@@ -1,40 +1,23 @@
 """The ``none`` sandbox: commands run as plain subprocesses, with no isolation at all.
 
 It is only used when the person running glasscoder chooses it explicitly. What it still
-guarantees:
-
-* the command gets exactly the environment it is given (see ``sandbox.env.minimal_env``);
-* memory stays bounded: only a head and a tail of the output are kept while it streams;
-* on timeout the command's whole process group (children, grandchildren) is killed:
-  SIGTERM, a short grace period, then SIGKILL;
-* nothing the command started in the background outlives it: when the command exits, the
-  rest of its process group is killed the same way and the output says so.
+guarantees comes from ``sandbox.supervise``: exactly the environment it is given (see
+``sandbox.env.minimal_env``), output capped head and tail, the whole process group killed on
+timeout and when the command returns.
 
 Known hole: a process that calls ``setsid()`` (or ``setpgid()``) leaves the group, escapes
-both kills and can run on after the command returns. The hardened sandbox (a later piece of
-work) runs commands in their own PID namespace / cgroup, which closes this hole.
+both kills and can run on after the command returns. The ``bwrap`` backend runs commands in
+their own PID namespace, which closes this hole.
 """
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import os
-import select
-import signal
-import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from glasscoder.sandbox.base import Limits, Result
+from glasscoder.sandbox.supervise import LEFTOVERS_KILLED, TERM_GRACE, HeadTail, run_supervised
 
-TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
-DRAIN_AFTER_EXIT = 1.0  # seconds to collect output still in the pipe once the group is gone
-_CHUNK = 64 * 1024
-_POLL = 0.05  # how often the child's state is checked while output is quiet
-
-LEFTOVERS_KILLED = "[processes the command left running in the background were killed]"
+__all__ = ["LEFTOVERS_KILLED", "HeadTail", "NoSandbox"]
 
 
 class NoSandbox:
@@ -44,177 +27,4 @@ class NoSandbox:
         self.term_grace = term_grace
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits) -> Result:
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group, so the kill reaches grandchildren
-            )
-        except OSError as exc:
-            return Result(exit_code=127, output=f"cannot start {argv[0] if argv else ''}: {exc}\n")
-        with proc:
-            try:
-                return self._supervise(proc, limits)
-            except BaseException:
-                # Ctrl-C (or a bug) must not leave the command running unsupervised.
-                _signal_group(proc.pid, signal.SIGKILL)
-                raise
-
-    def _supervise(self, proc: subprocess.Popen[bytes], limits: Limits) -> Result:
-        assert proc.stdout is not None
-        sink = HeadTail(limits.output_chars)
-        reader = _PipeReader(proc.stdout.fileno(), sink)
-        deadline = time.monotonic() + max(limits.timeout, 0.0)
-
-        reader.pump(deadline, stop=lambda: proc.poll() is not None)
-        if reader.eof:  # output closed; the command may still be running
-            _wait(proc, deadline)
-        timed_out = proc.poll() is None
-        leftovers = not timed_out and _group_alive(proc.pid)
-        if timed_out or leftovers:
-            _kill_group(proc, self.term_grace)
-        reader.pump(time.monotonic() + DRAIN_AFTER_EXIT)
-        reader.finish()
-        proc.wait()
-
-        output = sink.text()
-        if leftovers:
-            output += ("" if output.endswith("\n") or not output else "\n") + LEFTOVERS_KILLED
-        return Result(
-            exit_code=None if timed_out else _exit_code(proc.returncode),
-            output=output,
-            timed_out=timed_out,
-            truncated=sink.truncated,
-        )
-
-
-class HeadTail:
-    """Keeps the first and last characters of a stream, at most ``limit`` in all."""
-
-    def __init__(self, limit: int) -> None:
-        limit = max(limit, 0)
-        self._head_cap = limit // 2
-        self._tail_cap = limit - self._head_cap
-        self.head = ""
-        self.tail = ""
-        self.total = 0
-
-    def add(self, text: str) -> None:
-        self.total += len(text)
-        room = self._head_cap - len(self.head)
-        if room > 0:
-            self.head += text[:room]
-            text = text[room:]
-        if text and self._tail_cap:
-            self.tail = (self.tail + text)[-self._tail_cap :]
-
-    @property
-    def truncated(self) -> bool:
-        return self.total > len(self.head) + len(self.tail)
-
-    def text(self) -> str:
-        if not self.truncated:
-            return self.head + self.tail
-        cut = self.total - len(self.head) - len(self.tail)
-        gap = "" if not self.head or self.head.endswith("\n") else "\n"
-        return f"{self.head}{gap}[... {cut} characters cut ...]\n{self.tail}"
-
-
-class _PipeReader:
-    """Non-blocking reads from the child's output pipe, decoded as UTF-8 as they arrive."""
-
-    def __init__(self, fd: int, sink: HeadTail) -> None:
-        self._fd = fd
-        self._sink = sink
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._poller = select.poll()  # unlike select(), works for fd numbers above 1023
-        self._poller.register(fd, select.POLLIN)
-        self.eof = False
-
-    def pump(self, deadline: float, stop: Callable[[], bool] | None = None) -> None:
-        """Read until EOF, the deadline, or stop() becomes true."""
-        while not self.eof:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or (stop is not None and stop()):
-                return
-            # POLLHUP without POLLIN at EOF is reported too; the read then returns b"".
-            if self._poller.poll(min(remaining, _POLL) * 1000):
-                self._read_chunk()
-
-    def _read_chunk(self) -> None:
-        data = os.read(self._fd, _CHUNK)
-        if data:
-            self._sink.add(self._decoder.decode(data))
-        else:
-            self.eof = True
-
-    def finish(self) -> None:
-        self._sink.add(self._decoder.decode(b"", final=True))
-
-
-def _wait(proc: subprocess.Popen[bytes], deadline: float) -> None:
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
-
-
-def _kill_group(proc: subprocess.Popen[bytes], grace: float) -> None:
-    # With start_new_session the child leads its own group, so its pid is the group id.
-    pgid = proc.pid
-    _signal_group(pgid, signal.SIGTERM)
-    end = time.monotonic() + grace
-    while time.monotonic() < end:
-        proc.poll()  # reap the leader: an unreaped zombie would keep the group "alive"
-        if not _group_alive(pgid):
-            return
-        time.sleep(0.02)
-    _signal_group(pgid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    # ProcessLookupError: the group is already gone.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    """True while a live (non-zombie) process is in the group.
-
-    Zombies are already dead; counting them would make every kill wait out the grace period
-    when init is slow to reap orphans (common in containers).
-    """
-    try:
-        pids = [entry for entry in os.listdir("/proc") if entry.isdigit()]
-    except OSError:
-        return _group_signalable(pgid)  # no /proc: fall back to the signal probe
-    return any(_group_and_state(pid) == (pgid, True) for pid in pids)
-
-
-def _group_and_state(pid: str) -> tuple[int, bool] | None:
-    """(process group, is alive) of a pid from /proc, None if it vanished meanwhile."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name may contain spaces and parentheses; the fields after its last ")" do not.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return int(fields[2]), fields[0] not in (b"Z", b"X")
-
-
-def _group_signalable(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _exit_code(returncode: int) -> int:
-    # Report death by signal N the way shells do (128 + N) rather than Popen's -N.
-    return 128 - returncode if returncode < 0 else returncode
+        return run_supervised(argv, cwd, env, limits, self.term_grace)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from glasscoder.guard.placeholders import PlaceholderGuard
+    from glasscoder.languages.feedback import EditFeedback
     from glasscoder.sandbox.base import Sandbox
     from glasscoder.workspace import Workspace
 
@@ -28,6 +30,9 @@ class ToolContext:
     sandbox_refusal: str = ""  # what to tell the model when sandbox is None
     shell_timeout: float = 120.0
     output_limit: int = 16_000  # characters of tool output shown to the model
+    placeholders: PlaceholderGuard | None = None  # screens writes for redaction placeholders
+    test_command: str = ""  # the `test_command` setting; run_tests discovers one when empty
+    feedback: EditFeedback | None = None  # lints edited files; None: no linting after edits
 
 
 class Tool(Protocol):

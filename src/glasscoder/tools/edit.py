@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from glasscoder.languages.feedback import watch, with_feedback
 from glasscoder.tools.args import bool_arg, str_arg
 from glasscoder.tools.base import Observation, ToolContext, ToolError
 from glasscoder.tools.fuzzy import Match, find_all, find_unique
@@ -41,9 +42,11 @@ class WriteFile:
         path = str_arg(args, "path")
         content = str_arg(args, "content")
         rel = ctx.workspace.rel(path)
+        pending = watch(ctx, rel)
         created = ctx.workspace.write_text(path, content)
         verb = "Created" if created else "Overwrote"
-        return Observation(f"{verb} {rel} ({_lines(content)})", files_changed=[rel])
+        obs = Observation(f"{verb} {rel} ({_lines(content)})", files_changed=[rel])
+        return with_feedback(ctx, pending, obs)
 
 
 class EditFile:
@@ -83,8 +86,11 @@ class EditFile:
         if not old:
             return _create(ctx, path, rel, new)
         edit = apply_edit(ws.read_text(path), old, new, replace_all)
+        pending = watch(ctx, rel)
         ws.write_text(path, edit.text)
-        return Observation(_edit_report(rel, edit), files_changed=[rel])
+        return with_feedback(
+            ctx, pending, Observation(_edit_report(rel, edit), files_changed=[rel])
+        )
 
 
 @dataclass
@@ -129,9 +135,11 @@ def _create(ctx: ToolContext, path: str, rel: str, content: str) -> Observation:
             f"old_string is empty but {rel} already has content; give the text to replace, "
             "or use write_file to replace the whole file"
         )
+    pending = watch(ctx, rel)
     created = ws.write_text(path, content)
     verb = "Created" if created else "Wrote"
-    return Observation(f"{verb} {rel} ({_lines(content)})", files_changed=[rel])
+    obs = Observation(f"{verb} {rel} ({_lines(content)})", files_changed=[rel])
+    return with_feedback(ctx, pending, obs)
 
 
 def _edit_report(rel: str, edit: Edit) -> str:

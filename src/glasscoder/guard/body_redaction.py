@@ -1,0 +1,94 @@
+"""Redaction of whole request bodies and message lists, string by string.
+
+A request body is JSON: secrets sit inside its strings, escaped (a private key's newlines are
+``\\n`` in the body). Scanning the raw bytes would miss such values or cut an escape in half,
+so the body is parsed and every string redacted on its own, decoded. Strings that are
+themselves JSON (the arguments of a tool call, in the wire form) are opened the same way, so
+a placeholder never lands inside an escape sequence.
+
+Anything that is not JSON is redacted as text. The body is only re-encoded when something
+was redacted: an untouched request goes out byte for byte as the client built it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any, Protocol
+
+
+class TextRedactor(Protocol):
+    def redact(self, text: str) -> tuple[str, Counter[str]]: ...
+
+
+def redact_body(body: bytes, redactor: TextRedactor) -> tuple[bytes, dict[str, int]]:
+    """The body with secrets replaced, and how many of each kind were replaced."""
+    if not body:
+        return body, {}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        # Not text: scanned as Latin-1 so that every byte maps to one character and back.
+        clean, counts = redactor.redact(body.decode("latin-1"))
+        return (clean.encode("latin-1", "replace"), dict(counts)) if counts else (body, {})
+    value = _json_or_none(text)
+    if value is None:
+        clean, counts = redactor.redact(text)
+        return (clean.encode("utf-8"), dict(counts)) if counts else (body, {})
+    counts = Counter[str]()
+    redacted = redact_value(value, redactor, counts)
+    if not counts:
+        return body, {}
+    return _encode(redacted), dict(counts)
+
+
+def redact_messages(
+    messages: list[Any], redactor: TextRedactor
+) -> tuple[list[Any], dict[str, int]]:
+    """Messages for an in-process model: the same redaction a request body gets."""
+    counts = Counter[str]()
+    return redact_value(messages, redactor, counts), dict(counts)
+
+
+def redact_value(value: Any, redactor: TextRedactor, counts: Counter[str]) -> Any:
+    """A copy of a JSON value with every string redacted; counts gains what was replaced."""
+    if isinstance(value, str):
+        return _redact_string(value, redactor, counts)
+    if isinstance(value, list):
+        return [redact_value(item, redactor, counts) for item in value]
+    if isinstance(value, dict):
+        # Keys too: a JSON file read by the model may use a token as a key (auth maps).
+        return {
+            _redact_string(key, redactor, counts): redact_value(item, redactor, counts)
+            for key, item in value.items()
+        }
+    return value
+
+
+def _redact_string(text: str, redactor: TextRedactor, counts: Counter[str]) -> str:
+    nested = _json_or_none(text) if text[:1] in ("{", "[") else None
+    if nested is not None:
+        inner = Counter[str]()
+        redacted = redact_value(nested, redactor, inner)
+        if not inner:
+            return text
+        counts.update(inner)
+        return json.dumps(redacted, ensure_ascii=False)
+    clean, found = redactor.redact(text)
+    counts.update(found)
+    return clean
+
+
+def _encode(value: Any) -> bytes:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (sent as a \ud800 escape) has no UTF-8 form: keep it escaped.
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

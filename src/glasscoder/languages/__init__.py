@@ -1,0 +1,1 @@
+"""What glasscoder knows about programming languages: detection, tools, diagnostics, tests."""

@@ -1,0 +1,126 @@
+"""`glasscoder review`: flags in, a report out, exit 1 when findings at or above --fail-on.
+
+With a model (--endpoint/--model or the config's endpoint) the review is a session: its own
+folder, meta.json and audit log, the model built exactly as for an agent run (run.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from glasscoder.errors import UsageError
+from glasscoder.review.finding import at_or_above
+from glasscoder.review.report import to_json, to_text
+from glasscoder.review.runner import ReviewResult, run_review
+from glasscoder.review.sarif import to_sarif
+
+
+class _Notices:
+    """What run.py's helpers expect of an output: somewhere for one-line notices."""
+
+    def notice(self, message: str) -> None:
+        click.echo(message, err=True)
+
+
+def review_command(paths: list[Path], opts: dict[str, Any]) -> int:
+    from glasscoder.config import load_settings
+    from glasscoder.ignore import SECRET_FILES
+    from glasscoder.workspace import Workspace
+
+    out = _Notices()
+    root = _root(opts["cwd"])
+    flags = {"endpoint": opts["endpoint"], "model": opts["model"]}
+    settings = load_settings(root, flags)
+    for warning in settings.warnings:
+        out.notice(f"glasscoder: {warning}")
+    workspace = Workspace(root, settings.ignore, deny=(*SECRET_FILES, *settings.deny))
+    wants_model = not opts["no_model"] and bool(opts["endpoint"] or opts["model"]
+                                                or settings.endpoint)  # fmt: skip
+    if wants_model:
+        result = _review_with_model(workspace, settings, paths, opts, out)
+    else:
+        result = run_review(workspace, paths, opts["diff"], None, out.notice)
+    _emit(result, opts["format"], opts["output"])
+    if opts["fix"]:
+        return _fix(result, root, opts)
+    failing = opts["fail_on"] != "never" and any(
+        at_or_above(f, opts["fail_on"]) for f in result.findings
+    )
+    return 1 if failing else 0
+
+
+def _root(cwd: Path | None) -> Path:
+    root = (cwd or Path.cwd()).resolve()
+    if not root.is_dir():
+        raise UsageError(f"Workspace '{root}' is not a directory; pass --cwd DIR.")
+    return root
+
+
+def _review_with_model(
+    workspace: Any, settings: Any, paths: list[Path], opts: dict[str, Any], out: _Notices
+) -> ReviewResult:
+    from glasscoder.agent.session import Session
+    from glasscoder.config import data_home
+    from glasscoder.guard.audit import AuditLog
+    from glasscoder.guard.audit_report import summarize, summary_line
+    from glasscoder.run import build_model, choose_backend
+
+    choose_backend(settings, out)
+    what = " ".join(str(p) for p in paths) or "."
+    session = Session.create(
+        data_home() / "sessions",
+        {"workspace": str(workspace.root), "endpoint": settings.endpoint, "model": settings.model,
+         "kind": "review", "task": f"review {what}" + (f" --diff {opts['diff']}"
+                                                       if opts["diff"] else ""),
+         "status": "running"},
+    )  # fmt: skip
+    audit = AuditLog(session.audit_path)
+    model = build_model(settings, workspace, audit, out)
+    status = "error"
+    try:
+        result = run_review(workspace, paths, opts["diff"], model, out.notice)
+        status = "done"
+    finally:
+        if close := getattr(model, "close", None):
+            close()
+        session.meta.update(status=status)
+        session.save_meta()
+        out.notice(summary_line(summarize(session.audit_path)))
+    result.session_id = session.id
+    return result
+
+
+def _emit(result: ReviewResult, fmt: str, output: Path | None) -> None:
+    if fmt == "sarif":
+        text = to_sarif(result.findings)
+    elif fmt == "json":
+        text = to_json(result.findings, result.notes, result.dropped, result.session_id)
+    else:
+        text = to_text(result.findings, result.notes, result.dropped)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"Cannot write {output}: {exc.strerror or exc}.") from None
+    if fmt != "text":
+        sys.stdout.write(to_text(result.findings, result.notes, result.dropped))
+
+
+def _fix(result: ReviewResult, root: Path, opts: dict[str, Any]) -> int:
+    """Hand the findings to the agent; the exit code is the agent run's."""
+    from glasscoder.review.fix import fix_task
+    from glasscoder.run import run_headless
+
+    if not result.findings:
+        click.echo("glasscoder: nothing to fix.", err=True)
+        return 0
+    run_opts = {"output_format": "text", "resume": None, "cwd": root,
+                "endpoint": opts["endpoint"], "model": opts["model"]}  # fmt: skip
+    return run_headless(fix_task(result.findings), run_opts)

@@ -1,0 +1,162 @@
+"""Which backend runs commands: the ``sandbox`` setting against what this machine has.
+
+``auto`` (the default) is bwrap when bwrap works here; else the ``landlock`` fallback when the
+kernel has Landlock (reported as degraded: it protects less); else nothing: commands are
+refused and the person is told what is missing and how to fix it. On macOS it is ``seatbelt``
+(sandbox-exec). ``bwrap``, ``landlock`` and ``seatbelt`` insist on that backend (an error when
+it does not work). ``none`` runs commands unconfined, only by the person's explicit choice;
+a repository's config cannot choose it (config.TRUSTED_ONLY). Whether bwrap works is probed
+once per process by running a trivial command under the full profile.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from glasscoder.errors import UsageError
+from glasscoder.sandbox.base import Limits, Sandbox
+
+CHOICES = ("auto", "bwrap", "landlock", "seatbelt", "none")
+INSTALL_FIX = "apt-get install bubblewrap (as root or with sudo)"
+
+
+@dataclass
+class Status:
+    """Whether bwrap works here; when not, what is missing and the fix."""
+
+    ok: bool
+    problem: str = ""
+    fix: str = ""
+
+
+@dataclass
+class Choice:
+    sandbox: Sandbox | None  # None: commands are refused
+    name: str  # "bwrap", "none" or "disabled"
+    problem: str = ""  # when disabled: what is missing, and the fix
+    degraded: str = ""  # when a fallback was taken: why, for the run's notice
+
+
+def choose(setting: str) -> Choice:
+    if setting == "none":
+        from glasscoder.sandbox.none import NoSandbox
+
+        return Choice(NoSandbox(), "none")
+    if setting not in CHOICES:
+        raise UsageError(f"Unknown sandbox '{setting}'; choose one of {', '.join(CHOICES)}.")
+    if setting == "seatbelt" or (setting == "auto" and sys.platform == "darwin"):
+        return _seatbelt()
+    if setting == "landlock":
+        return _landlock(required=True)
+    status = bwrap_status()
+    if status.ok:
+        return Choice(make_bwrap(), "bwrap")
+    problem = f"{status.problem}; fix: {status.fix}"
+    if setting == "bwrap":
+        raise UsageError(f"The bwrap sandbox is not available: {problem}.")
+    fallback = _landlock(required=False)
+    if fallback.sandbox is not None:
+        fallback.degraded = (
+            f"commands run under the landlock fallback, which protects less than bwrap "
+            f"(see glasscoder sandbox check): {problem}"
+        )
+        return fallback
+    return Choice(None, "disabled", f"{problem}; the landlock fallback: {fallback.problem}")
+
+
+def _landlock(required: bool) -> Choice:
+    status = landlock_status()
+    if status.ok:
+        return Choice(make_landlock(), "landlock")
+    if required:
+        raise UsageError(f"The landlock sandbox is not available: {status.problem}.")
+    return Choice(None, "disabled", f"{status.problem}")
+
+
+def _seatbelt() -> Choice:
+    from glasscoder.sandbox.seatbelt import SANDBOX_EXEC, SeatbeltSandbox
+
+    if sys.platform != "darwin" or not os.access(SANDBOX_EXEC, os.X_OK):
+        raise UsageError(f"The seatbelt sandbox needs macOS with {SANDBOX_EXEC}; this is "
+                         f"{sys.platform}.")  # fmt: skip
+    from glasscoder.config import config_home, data_home, user_config_path
+
+    return Choice(SeatbeltSandbox([data_home()], [config_home(), user_config_path()]), "seatbelt")
+
+
+def make_landlock() -> Sandbox:
+    from glasscoder.config import config_home, data_home, user_config_path
+    from glasscoder.sandbox.landlock import LandlockSandbox
+
+    return LandlockSandbox([data_home()], [config_home(), user_config_path()])
+
+
+@functools.cache
+def landlock_status() -> Status:
+    """Whether the landlock fallback works here: the kernel's ABI, seccomp, then a probe."""
+    if not sys.platform.startswith("linux"):
+        return Status(False, f"Landlock needs Linux; this is {sys.platform}")
+    from glasscoder.sandbox.landlock import abi_version, extra_program
+    from glasscoder.sandbox.seccomp_filter import SeccompUnavailable, compiled
+
+    if abi_version() < 1:
+        return Status(False, "Landlock is not enabled in this kernel (5.13 or later, with "
+                      "landlock in the lsm= boot parameter)")  # fmt: skip
+    try:
+        compiled(), extra_program(os.geteuid() == 0)
+    except SeccompUnavailable as exc:
+        return Status(False, f"no seccomp filter: {exc}", "reinstall glasscoder's dependencies")
+    with tempfile.TemporaryDirectory(prefix="glasscoder-probe-") as scratch:
+        root = Path(scratch).resolve()
+        result = make_landlock().run(["true"], root, {"PATH": "/usr/bin:/bin"}, Limits(timeout=10))
+    if result.exit_code != 0:
+        detail = " ".join(result.output.split())[:300] or f"exit code {result.exit_code}"
+        return Status(False, f"the Landlock sandbox does not start here ({detail})")
+    return Status(True)
+
+
+def make_bwrap() -> Sandbox:
+    from glasscoder.config import config_home, data_home, user_config_path
+    from glasscoder.sandbox.bwrap import BwrapSandbox
+
+    bwrap = shutil.which("bwrap")
+    assert bwrap is not None  # bwrap_status() found it
+    return BwrapSandbox(bwrap, [data_home()], [config_home(), user_config_path()])
+
+
+@functools.cache
+def bwrap_status() -> Status:
+    if not sys.platform.startswith("linux"):
+        return Status(False, f"bwrap needs Linux; this is {sys.platform}", "--sandbox none, "
+                      "at your own risk, until a sandbox for this system exists")  # fmt: skip
+    if shutil.which("bwrap") is None:
+        return Status(False, "bubblewrap (bwrap) is not installed", INSTALL_FIX)
+    from glasscoder.sandbox.seccomp_filter import SeccompUnavailable, compiled
+
+    try:
+        compiled()
+    except SeccompUnavailable as exc:
+        return Status(False, f"no seccomp filter: {exc}", "reinstall glasscoder's dependencies")
+    return _probe()
+
+
+def _probe() -> Status:
+    """Run `true` under the full profile in a scratch workspace."""
+    with tempfile.TemporaryDirectory(prefix="glasscoder-probe-") as scratch:
+        root = Path(scratch).resolve()
+        result = make_bwrap().run(["true"], root, {"PATH": "/usr/bin:/bin"}, Limits(timeout=10))
+    if result.exit_code == 0:
+        return Status(True)
+    detail = " ".join(result.output.split())[:300] or f"exit code {result.exit_code}"
+    return Status(
+        False,
+        f"bwrap cannot create its namespaces here ({detail})",
+        "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on "
+        "Ubuntu kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap)",
+    )

@@ -1,0 +1,171 @@
+"""`sandbox check` and `sandbox run`: what confines commands here, and trying it by hand."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from glasscoder.config import load_settings
+from glasscoder.errors import UsageError
+from glasscoder.safetext import printable
+from glasscoder.sandbox.base import Limits
+from glasscoder.sandbox.choose import choose
+from glasscoder.sandbox.env import minimal_env
+
+TIMEOUT_EXIT = 124  # as timeout(1) reports it
+
+
+def check_command(sandbox: str | None) -> int:
+    """Print the active backend, what it protects and what is degraded; 1 when disabled."""
+    settings = load_settings(Path.cwd().resolve(), {"sandbox": sandbox} if sandbox else {})
+    setting, allow_net = settings.sandbox or "auto", settings.allow_net
+    choice = choose(setting)
+    click.echo(f"sandbox setting: {setting}")
+    if choice.sandbox is None:
+        click.echo(f"backend: none available; commands are refused.\n  {choice.problem}")
+        return 1
+    if choice.name == "none":
+        click.echo("backend: none (your explicit choice): commands run with your user's full "
+                   "access; nothing below is protected.")  # fmt: skip
+        if allow_net:
+            from glasscoder.sandbox.netproxy import NO_NETWORK_CONTROL
+
+            click.echo(NO_NETWORK_CONTROL)
+        return 0
+    if choice.name in ("landlock", "seatbelt"):
+        return _check_fallback(choice.name, choice.degraded, bool(allow_net))
+    from glasscoder.sandbox import cgroup
+
+    pids_ok, pids_how = cgroup.available()
+    protected = protected_lines(Limits(), allow_net)
+    degraded = degraded_lines(pids_ok, pids_how, bool(allow_net))
+    if pids_ok:
+        protected.append(f"process count: at most {Limits().processes} ({pids_how})")
+    click.echo("backend: bwrap")
+    _section("protected", protected)
+    _section("degraded", degraded)
+    return 0
+
+
+def run_command(
+    argv: list[str], cwd: Path | None, sandbox: str | None, allow_net: list[str] | None = None
+) -> int:
+    """Run argv as the agent's run_shell would (environment, limits, backend)."""
+    if not argv:
+        raise UsageError("No command given: glasscoder sandbox run [--cwd DIR] -- CMD ARGS...")
+    root = (cwd or Path.cwd()).resolve()
+    if not root.is_dir():
+        raise UsageError(f"Workspace '{root}' is not a directory; pass --cwd DIR.")
+    settings = load_settings(root, {"sandbox": sandbox, "allow_net": allow_net or None})
+    choice = choose(settings.sandbox)
+    if choice.sandbox is None:
+        raise UsageError(f"Commands are refused: no sandbox is available ({choice.problem}).")
+    limits = Limits(timeout=settings.shell_timeout, output_chars=settings.output_limit)
+    from glasscoder.sandbox import netproxy
+
+    # No session here, so the proxy's decisions go to stderr instead of an audit log.
+    proxy = netproxy.start_for(choice.sandbox, settings.allow_net, _print_decision)
+    if settings.allow_net and proxy is None:
+        click.echo(f"glasscoder: {netproxy.unapplied(choice.sandbox.name)}", err=True)
+    try:
+        result = choice.sandbox.run(argv, root, minimal_env(), limits)
+    finally:
+        if proxy is not None:
+            proxy.close()
+    sys.stdout.write(printable(result.output))
+    sys.stdout.flush()
+    if result.timed_out:
+        click.echo(f"glasscoder: timed out after {limits.timeout:g} s; killed.", err=True)
+        return TIMEOUT_EXIT
+    return result.exit_code if result.exit_code is not None else 1
+
+
+def protected_lines(limits: Limits, allow_net: list[str] | None = None) -> list[str]:
+    from glasscoder.sandbox.bwrap import PROTECTED
+    from glasscoder.sandbox.seccomp_filter import DENIED
+
+    gib = 1 << 30
+    return [
+        "system files: / is mounted read-only",
+        "writes: only inside the workspace; read-only there: " + ", ".join(PROTECTED)
+        + " and glasscoder's config",
+        "secrets: $HOME, /tmp and /run are empty (~/.ssh, ~/.aws, sockets, glasscoder's "
+        "sessions and audit key are not there); only allow-listed environment variables",
+        _network_line(allow_net or []),
+        "processes: own PID namespace (host processes invisible, nothing outlives the "
+        "command, setsid or not); no capabilities; no nested user namespaces",
+        f"seccomp denies: socket(AF_UNIX), ioctl(TIOCSTI), {', '.join(DENIED)}",
+        f"limits per process: address space {limits.address_space / gib:g} GiB, CPU "
+        f"{limits.cpu_seconds} s, file size {limits.file_size / gib:g} GiB, "
+        f"{limits.open_files} open files",
+    ]  # fmt: skip
+
+
+def degraded_lines(pids_ok: bool, pids_how: str, net_allowed: bool = False) -> list[str]:
+    lines = [
+        "shown read-only on purpose: PATH folders inside $HOME, so toolchains there run",
+        "not created by the sandbox: a missing .envrc, .vscode/ or .idea/ can be created "
+        "by a command (only existing ones are read-only)",
+    ]
+    if net_allowed:
+        lines.append("network: the proxy decides where commands connect, not what they send "
+                     "there; an allowed host receives whatever the command gives it")  # fmt: skip
+    if not pids_ok:
+        lines.insert(
+            0,
+            f"process count: NOT bounded ({pids_how}); fix: run glasscoder in a "
+            "delegated cgroup v2, e.g. systemd-run --user --scope -p Delegate=yes ...",
+        )
+    return lines  # fmt: skip
+
+
+def _network_line(allow_net: list[str]) -> str:
+    if not allow_net:
+        return ("network: none (a private, empty network namespace); the network allow-list is "
+                "empty (--allow-net HOST[:PORT] lets commands reach a host)")  # fmt: skip
+    from glasscoder.sandbox.netrules import AllowList
+
+    return (f"network: only through glasscoder's proxy, to {AllowList.parse(allow_net)}; it "
+            "resolves names itself and refuses loopback, private and metadata addresses "
+            "unless listed by address; every decision is audited")  # fmt: skip
+
+
+def _print_decision(record: dict[str, Any]) -> None:
+    from glasscoder.sandbox.netproxy import describe
+
+    click.echo(f"glasscoder net: {describe(record)}", err=True)
+
+
+def _check_fallback(name: str, why: str, allow_net: bool) -> int:
+    """`sandbox check` for the backends that protect less than bwrap: landlock, seatbelt."""
+    if name == "seatbelt":
+        from glasscoder.sandbox import seatbelt
+
+        protected, degraded = seatbelt.protected_lines(), seatbelt.degraded_lines()
+    else:
+        from glasscoder.sandbox import cgroup, landlock
+
+        abi, (pids_ok, pids_how) = landlock.abi_version(), cgroup.available()
+        protected, degraded = landlock.protected_lines(abi, Limits()), landlock.degraded_lines(abi)
+        if pids_ok:
+            protected.append(f"process count: at most {Limits().processes} ({pids_how}); "
+                             "what is left of the command is killed with it")  # fmt: skip
+        else:
+            degraded.insert(0, f"process count: NOT bounded ({pids_how})")
+    if allow_net:
+        degraded.insert(0, f"--allow-net is ignored under {name}: commands get no network")
+    click.echo(f"backend: {name} (degraded: protects less than bwrap)")
+    if why:
+        click.echo(f"  why: {why}")
+    _section("protected", protected)
+    _section("degraded", degraded)
+    return 0
+
+
+def _section(title: str, lines: list[str]) -> None:
+    click.echo(f"{title}:")
+    for line in lines:
+        click.echo(f"  - {line}")
