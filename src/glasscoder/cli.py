@@ -76,7 +76,8 @@ def cli(ctx: click.Context, **opts: Any) -> None:
 
 
 def _preload_model_sdk() -> None:
-    """Importing the model SDK takes ~0.4 s; overlap it with settings, workspace and session."""
+    """Importing the model SDK takes ~0.4 s and probing the sandbox ~50 ms (a subprocess);
+    overlap both with settings, workspace and session."""
     import threading
 
     def load() -> None:
@@ -84,6 +85,12 @@ def _preload_model_sdk() -> None:
 
         import_sdk()
 
+    def probe() -> None:
+        from glasscoder.sandbox.choose import bwrap_status
+
+        bwrap_status()
+
+    threading.Thread(target=probe, daemon=True).start()
     threading.Thread(target=load, daemon=True).start()
 
 

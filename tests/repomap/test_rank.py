@@ -1,9 +1,12 @@
 """Ranking prefers what the task and the files in play point at; the map fits its budget."""
 
+import random
 from pathlib import Path
 
+import pytest
+
 from glasscoder.repomap.build import map_text, open_index
-from glasscoder.repomap.rank import mentions, rank, specificity
+from glasscoder.repomap.rank import _pagerank_numpy, _pagerank_plain, mentions, rank, specificity
 from glasscoder.repomap.render import count_tokens
 from glasscoder.workspace import Workspace
 from tests.repomap.conftest import write
@@ -82,3 +85,19 @@ def test_output_shape_path_then_line_and_signature(repo: Path) -> None:
     block = text.split("billing/tax.py:\n", 1)[1].split("\n")
     assert block[0] == "  1: class TaxTable:"
     assert block[1] == "  2: def rate_for(self, line):"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_plain_and_numpy_pagerank_agree(seed: int) -> None:
+    rnd = random.Random(seed)
+    nodes = [f"f{i}.py" for i in range(rnd.randint(1, 60))]
+    edges = {
+        src: {(rnd.choice(nodes), f"name{k}"): rnd.random() for k in range(rnd.randint(1, 5))}
+        for src in nodes
+        if rnd.random() < 0.7
+    }
+    edges = {s: {k: w for k, w in t.items() if k[0] != s} for s, t in edges.items()}
+    weights = {n: rnd.random() * 3 for n in nodes if rnd.random() < 0.5}
+    plain, fast = _pagerank_plain(nodes, edges, weights), _pagerank_numpy(nodes, edges, weights)
+    assert all(abs(plain[n] - fast[n]) < 1e-12 for n in nodes)
+    assert abs(sum(plain.values()) - 1.0) < 1e-9

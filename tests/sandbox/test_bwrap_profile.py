@@ -104,3 +104,19 @@ def test_a_workspace_under_tmp_is_visible_and_writable(sandbox, tmp_path) -> Non
                          {"PATH": "/usr/bin:/bin"}, Limits())  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (ws / "f").read_text() == "hi\n"
+
+
+def test_path_folders_under_tmp_are_shown_read_only_but_tmp_is_not(layout, tmp_path) -> None:
+    # A virtualenv under /tmp (a CI clone, a scratch checkout) keeps its tools inside.
+    home, ws = layout
+    venv_bin = Path("/tmp") / f"gc-venv-{tmp_path.name}" / "bin"
+    venv_bin.mkdir(parents=True, exist_ok=True)
+    try:
+        path = ":".join([str(venv_bin), "/tmp", "/usr/bin"])
+        order = mounts(bwrap_args(ws, {"HOME": str(home), "PATH": path}, 3))
+        assert ("--ro-bind", str(venv_bin.resolve())) in order
+        assert ("--ro-bind", "/tmp") not in order and ("--tmpfs", "/tmp") in order
+        assert order.index(("--tmpfs", "/tmp")) < order.index(("--ro-bind", str(venv_bin)))
+    finally:
+        venv_bin.rmdir()
+        venv_bin.parent.rmdir()

@@ -14,7 +14,7 @@ import pytest
 from glasscoder.errors import UsageError
 from glasscoder.sandbox import cgroup
 from glasscoder.sandbox import choose as choose_module
-from glasscoder.sandbox.choose import bwrap_status, choose
+from glasscoder.sandbox.choose import choose, forget_probe
 from glasscoder.sandbox.none import NoSandbox
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import xml_call
@@ -27,9 +27,9 @@ def no_bwrap(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     unavailable = choose_module.Status(False, "no Landlock here")
     monkeypatch.setattr(choose_module, "landlock_status", lambda: unavailable)
-    bwrap_status.cache_clear()
+    forget_probe()
     yield
-    bwrap_status.cache_clear()
+    forget_probe()
 
 
 def glasscoder(*args: str, cwd: Path, env: dict[str, str] | None = None):

@@ -28,6 +28,8 @@ from glasscoder.sandbox.supervise import TERM_GRACE, run_supervised
 # Workspace entries that make the host run code or change what git does: read-only inside.
 PROTECTED = (".git", ".glasscoder", ".envrc", ".vscode", ".idea")
 # Version managers under $HOME whose whole folder PATH's shims need; none stores credentials.
+# Empty inside: temp files and sockets of the host's other programs stay out of reach.
+HIDDEN_AREAS = ("/tmp", "/run")
 TOOLCHAIN_ROOTS = (".pyenv", ".rbenv", ".nodenv", ".asdf", ".nvm", ".volta", ".rustup")
 SANDBOX_UID = 1000  # never uid 0 inside, even when glasscoder runs as root
 HARDENING = (
@@ -159,7 +161,7 @@ def _mounts(
 ) -> list[tuple[int, str, str]]:
     """(order at equal depth, option, path). Sorted by depth, a parent is mounted before what
     is inside it, so a tmpfs over /tmp never covers a workspace under /tmp."""
-    tmpfs = ["/tmp", "/run", *homes]
+    tmpfs = [*HIDDEN_AREAS, *homes]
     for path in map(_canonical, hidden):
         if os.path.isdir(path) and not _under_any(path, tmpfs):
             tmpfs.append(path)
@@ -177,22 +179,24 @@ def _mounts(
 
 
 def _tool_dirs(path_var: str, homes: Iterable[str]) -> list[str]:
-    """PATH folders inside a hidden home, shown read-only so the person's toolchains still run.
+    """PATH folders inside a hidden area (a home, /tmp, /run), shown read-only so the
+    person's toolchains still run (a virtualenv under /tmp, ~/.cargo/bin).
 
     A version manager's shims need the whole manager folder (~/.pyenv/shims runs
     ~/.pyenv/libexec/pyenv), so for the managers in TOOLCHAIN_ROOTS, which keep no
     credentials, that folder is shown; otherwise only the PATH folder itself (~/.cargo/bin, not
-    ~/.cargo, which may hold a registry token). A home itself is never shown.
+    ~/.cargo, which may hold a registry token). A hidden area itself is never shown.
     """
     homes = list(homes)
+    areas = [*HIDDEN_AREAS, *homes]
     found = []
     for entry in path_var.split(":"):
         path = _canonical(Path(entry)) if os.path.isabs(entry) else ""
-        if not path or path in homes or not _under_any(path, homes) or not os.path.isdir(path):
+        if not path or path in areas or not _under_any(path, areas) or not os.path.isdir(path):
             continue
-        home = next(h for h in homes if _inside(path, h))
-        first = Path(path).relative_to(home).parts[0]
-        found.append(os.path.join(home, first) if first in TOOLCHAIN_ROOTS else path)
+        home = next((h for h in homes if _inside(path, h)), None)
+        first = Path(path).relative_to(home).parts[0] if home else ""
+        found.append(os.path.join(home, first) if home and first in TOOLCHAIN_ROOTS else path)
     return list(dict.fromkeys(found))
 
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +131,25 @@ def make_bwrap() -> Sandbox:
     return BwrapSandbox(bwrap, [data_home()], [config_home(), user_config_path()])
 
 
-@functools.cache
+_PROBE_LOCK = threading.Lock()
+
+
 def bwrap_status() -> Status:
+    """Whether bwrap works here, probed once per process (the CLI starts the probe early, in
+    a thread, so it overlaps the rest of start-up; the lock makes the main thread wait for
+    that probe rather than run a second one)."""
+    with _PROBE_LOCK:
+        return _bwrap_status()
+
+
+def forget_probe() -> None:
+    """Probe again on the next call (tests change what the machine offers)."""
+    with _PROBE_LOCK:
+        _bwrap_status.cache_clear()
+
+
+@functools.cache
+def _bwrap_status() -> Status:
     if not sys.platform.startswith("linux"):
         return Status(False, f"bwrap needs Linux; this is {sys.platform}", "--sandbox none, "
                       "at your own risk, until a sandbox for this system exists")  # fmt: skip
