@@ -6,9 +6,13 @@ carry over, as between two glasscoder sessions):
 - incremental: the map again after one file changed (one file re-parsed, the rest cached).
 Both maps get the same files (the ones glasscoder maps), the same 1,000-token budget and the
 same token count (characters / 4), and no task or files in play.
+Then glasscoder alone, as a run's first turn does it (first_turn_map with the map_time budget):
+- first turn, cold / warm: how long the first request waits for its map, from a cold cache and
+  again with every file unchanged, whether the map made it in, and when the background build
+  behind it was done.
 The repository is Django 5.1's sdist from PyPI unless --repo DIR is given. aider lives in its
 own venv: run `sh bench/setup_peers.sh` first; without it glasscoder's figures print alone.
-Run: .venv/bin/python bench/repomap.py [--runs N] [--repo DIR]
+Run: .venv/bin/python bench/repomap.py [--runs N] [--repo DIR] [--map-time S] [--first-turn-only]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ AIDER_PYTHON = BENCH / ".peers" / "aider" / "bin" / "python"
 SDIST = "django==5.1"
 TOKENS = 1000
 EDITED = "django/db/models/query.py"  # the one file changed for the incremental figure
+FIRST_TASK = "bulk_create ignores batch_size on SQLite; fix QuerySet.bulk_create."
 
 GLASSCODER_DRIVER = """
 import json, sys, time
@@ -41,6 +46,20 @@ text = map_text(index, "", (), int(sys.argv[2]))
 seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "parsed": index.parses, "chars": len(text),
                   "files": sorted(index.files)}))
+"""
+# The clock starts when the task is handed over: what the first request waits for.
+FIRST_TURN_DRIVER = """
+import json, sys, time
+from glasscoder.repomap.build import first_turn_map, shared_index
+from glasscoder.workspace import Workspace
+workspace, notices = Workspace(sys.argv[1]), []
+intro = first_turn_map(workspace, int(sys.argv[2]), notices.append, float(sys.argv[3]))
+started = time.perf_counter()
+text = intro(sys.argv[4])
+waited = time.perf_counter() - started
+shared_index(workspace).run(lambda index: None)  # waits for the background build to end
+print(json.dumps({"seconds": waited, "built": time.perf_counter() - started,
+                  "map": bool(text), "chars": len(text), "notices": notices}))
 """
 # aider's RepoMap as aider builds it, with a stand-in model whose only job is counting tokens.
 AIDER_DRIVER = """
@@ -90,8 +109,8 @@ def run_driver(python: Path | str, code: str, args: list[str], env: dict[str, st
 
 
 class Contenders:
-    def __init__(self, repo: Path, work: Path, with_aider: bool) -> None:
-        self.repo, self.work, self.with_aider = repo, work, with_aider
+    def __init__(self, repo: Path, work: Path, with_aider: bool, map_time: float) -> None:
+        self.repo, self.work, self.with_aider, self.map_time = repo, work, with_aider, map_time
         self.file_list = work / "files.json"
         self.figures: dict[str, list[dict[str, Any]]] = {}
 
@@ -103,6 +122,12 @@ class Contenders:
         result["files"] = len(result["files"])
         self.figures.setdefault(f"glasscoder {label}", []).append(result)
 
+    def first_turn(self, label: str, data_home: Path) -> None:
+        env = {"XDG_DATA_HOME": str(data_home)}
+        args = [str(self.repo), str(TOKENS), str(self.map_time), FIRST_TASK]
+        result = run_driver(sys.executable, FIRST_TURN_DRIVER, args, env)
+        self.figures.setdefault(f"first turn {label}", []).append(result)
+
     def aider(self, label: str) -> None:
         if not self.with_aider:
             return
@@ -110,7 +135,12 @@ class Contenders:
         result = run_driver(AIDER_PYTHON, AIDER_DRIVER, args, {})
         self.figures.setdefault(f"aider {label}", []).append(result)
 
-    def one_round(self, round_no: int) -> None:
+    def one_round(self, round_no: int, first_turn_only: bool) -> None:
+        first_turn_home = self.work / f"xdg-first-turn-{round_no}"
+        if first_turn_only:
+            self.first_turn("cold", first_turn_home)
+            self.first_turn("warm", first_turn_home)
+            return
         data_home = self.work / f"xdg-{round_no}"
         shutil.rmtree(self.repo / ".aider.tags.cache.v4", ignore_errors=True)
         self.glasscoder("full build", data_home)
@@ -121,12 +151,16 @@ class Contenders:
         edited.write_text(edited.read_text() + f"\n\ndef bench_added_{round_no}():\n    pass\n")
         self.glasscoder("incremental", data_home)
         self.aider("incremental")
+        self.first_turn("cold", first_turn_home)
+        self.first_turn("warm", first_turn_home)
 
 
 def report(figures: dict[str, list[dict[str, Any]]], runs: int) -> None:
     print(f"\n{'figure':32} {'median s':>9} {'parsed':>7} {'map chars':>10}  (runs: {runs})")
     medians = {}
     for name, results in figures.items():
+        if name.startswith("first turn"):
+            continue
         medians[name] = statistics.median(r["seconds"] for r in results)
         last = results[-1]
         print(f"{name:32} {medians[name]:9.2f} {last['parsed']:7} {last['chars']:10}")
@@ -136,26 +170,43 @@ def report(figures: dict[str, list[dict[str, Any]]], runs: int) -> None:
             print(f"glasscoder/aider, {label}: {ours / peer:.2f}")
 
 
+def report_first_turn(figures: dict[str, list[dict[str, Any]]], map_time: float) -> None:
+    print(f"\n{'first request (map_time ' + str(map_time) + ' s)':32} {'waited s':>9} "
+          f"{'with map':>9} {'build done s':>13}")  # fmt: skip
+    for label in ("cold", "warm"):
+        results = figures[f"first turn {label}"]
+        waited = statistics.median(r["seconds"] for r in results)
+        built = statistics.median(r["built"] for r in results)
+        with_map = sum(r["map"] for r in results)
+        print(f"{label:32} {waited:9.2f} {f'{with_map}/{len(results)}':>9} {built:13.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--repo", type=Path, help="a repository to map instead of Django's")
+    parser.add_argument("--map-time", type=float, default=2.0, help="first-turn budget, s")
+    parser.add_argument("--first-turn-only", action="store_true", help="skip the other figures")
     opts = parser.parse_args()
-    with_aider = AIDER_PYTHON.exists()
-    if not with_aider:
+    with_aider = AIDER_PYTHON.exists() and not opts.first_turn_only
+    if not with_aider and not opts.first_turn_only:
         print("aider is not installed (sh bench/setup_peers.sh): glasscoder's figures alone.")
     with tempfile.TemporaryDirectory(prefix="repomap-bench-") as tmp:
         work = Path(tmp)
         source = opts.repo.resolve() if opts.repo else fetch_django(work / "sdist")
         repo = work / "repo"
         shutil.copytree(source, repo, symlinks=True)  # the bench edits a file: never the original
-        contenders = Contenders(repo, work, with_aider)
+        contenders = Contenders(repo, work, with_aider, opts.map_time)
         for round_no in range(opts.runs):
-            contenders.one_round(round_no)
+            contenders.one_round(round_no, opts.first_turn_only)
             print(f"round {round_no + 1} of {opts.runs} done", file=sys.stderr)
-        files = contenders.figures["glasscoder full build"][0]["files"]
-        print(f"repository: {source.name}, {files} files mapped")
-        report(contenders.figures, opts.runs)
+        print(f"repository: {source.name}")
+        if not opts.first_turn_only:
+            print(f"{contenders.figures['glasscoder full build'][0]['files']} files mapped")
+            report(contenders.figures, opts.runs)
+        report_first_turn(contenders.figures, opts.map_time)
+        print(f"load average at the end (1, 5 min): {os.getloadavg()[0]:.1f}, "
+              f"{os.getloadavg()[1]:.1f} on {os.cpu_count()} cores")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -204,3 +204,73 @@ def test_export_names_a_damaged_log_and_keeps_the_rest(run, session, tmp_path) -
     result = run("audit", "export")
     assert result.code == 1 and f"session {session.id}: Record 6" in result.err
     assert len(result.out.splitlines()) == 8
+
+
+# --- links and the sessions ledger ------------------------------------------------------------
+
+
+def test_verify_fails_a_cut_log_whose_folder_was_linked_back(run, session: Session, tmp_path):
+    away = tmp_path / "away"
+    shutil.move(session.dir, away)
+    log = away / "audit.jsonl"
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:2]))
+    session.dir.symlink_to(away)
+    for args in (("audit", "verify", session.id), ("audit", "verify")):
+        result = run(*args)
+        assert result.code == 1
+        assert f"{session.id}: FAILED: {session.dir} is a symbolic link" in result.out
+
+
+def test_a_session_removed_with_its_head_file_is_named_until_forgotten(
+    run, session: Session, tmp_path
+) -> None:
+    from glasscoder.guard.audit import heads_dir
+
+    kept, log = new_session(tmp_path)
+    chat(log, "hello", 10, 10)
+    before = set(heads_dir().iterdir())
+    shutil.rmtree(session.dir)
+    (removed,) = [f for f in before if json.loads(f.read_text())["log"].startswith(
+        f"sessions/{session.id}/")]  # fmt: skip
+    removed.unlink()
+    result = run("audit", "verify")
+    assert result.code == 1 and f"{kept.id}: ok (2 records)" in result.out
+    assert f"{session.id}: FAILED: its folder and its head file are gone, but the sessions " \
+           "ledger records" in result.out  # fmt: skip
+    assert run("audit", "verify", session.id).code == 1
+    forgot = run("audit", "forget", session.id)
+    assert forgot.code == 0 and "forgotten" in forgot.out
+    after = run("audit", "verify")
+    assert after.code == 0 and session.id not in after.out
+
+
+def test_forget_refuses_a_live_or_unknown_session(run, session: Session) -> None:
+    live = run("audit", "forget", session.id)
+    assert live.code == 2 and "still has its folder" in live.err
+    assert run("audit", "verify", session.id).code == 0
+    for name in ("20990101-000000-nothere", "..", "a/b"):
+        unknown = run("audit", "forget", name)
+        assert unknown.code == 2 and "No session" in unknown.err
+
+
+def test_forget_drops_the_head_of_a_log_deleted_with_its_folder(run, session: Session) -> None:
+    shutil.rmtree(session.dir)  # its head file remains: verify says it was deleted
+    assert "it was deleted" in run("audit", "verify").out
+    assert run("audit", "forget", session.id).code == 0
+    from glasscoder.guard.audit import has_head
+
+    assert not has_head(session.audit_path)
+    result = run("audit", "verify")  # nothing left to check, and the ledger is intact
+    assert result.code == 2 and "No audit logs" in result.err
+
+
+def test_verify_names_a_ledger_cut_to_hide_a_session(run, session: Session, tmp_path) -> None:
+    from glasscoder.guard.audit_ledger import ledger_path
+
+    ledger = ledger_path()
+    first_only = ledger.read_bytes().splitlines(keepends=True)[:1]
+    _, log = new_session(tmp_path)
+    chat(log, "hello", 10, 10)
+    ledger.write_bytes(b"".join(first_only))
+    result = run("audit", "verify")
+    assert result.code == 1 and "sessions ledger: FAILED at record 1" in result.out

@@ -172,3 +172,63 @@ def test_a_placeholder_written_back_is_refused_or_restored_on_request(
     text = (repo / "app/settings.py").read_text()
     assert s["aws_secret"] not in text and "from_env()" in text
     assert s["aws_secret"].encode() not in b"".join(r.body for r in srv.requests)
+
+
+def home_credentials(home: Path) -> dict[str, str]:
+    """Credential files other tools leave in a home folder, with fresh values."""
+    s = {
+        "aws_id": "AKIA" + rand(16, string.ascii_uppercase + "234567"),
+        "aws_secret": rand(40, ALNUM + "/+"),
+        "aws_session": rand(120, ALNUM + "/+"),
+        "npm_token": rand(32, "0123456789abcdef"),  # a private registry's token: no pattern
+        "npm_password": rand(20),
+    }
+    files = {
+        ".aws/credentials": f"[default]\naws_access_key_id = {s['aws_id']}\n"
+        f"aws_secret_access_key = {s['aws_secret']}\naws_session_token = {s['aws_session']}\n",
+        ".npmrc": f"//npm.internal.example/:_authToken={s['npm_token']}\n"
+        f"//npm.other.example/:_password={base64.b64encode(s['npm_password'].encode()).decode()}\n",
+    }
+    for name, text in files.items():
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text(text)
+    return s
+
+
+def cat_home_credentials(tmp_path, monkeypatch) -> tuple[dict[str, str], FakeOpenAIServer]:
+    (tmp_path / "home").mkdir()
+    s = home_credentials(tmp_path / "home")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "repo").mkdir()
+    script = [call("run_shell", {"command": "cat ~/.aws/credentials ~/.npmrc"}), "Done."]
+    with FakeOpenAIServer(script) as srv:
+        run = invoke(monkeypatch, "-p", "Show my credentials.", "--endpoint", srv.base_url,
+                     "--cwd", str(tmp_path / "repo"), "--sandbox", "none", "--approval", "auto",
+                     "--output-format", "json")  # fmt: skip
+    assert run.code == 0, run.err
+    return s, srv
+
+
+def test_control_cat_of_home_credential_files_shows_them(tmp_path, xdg, monkeypatch) -> None:
+    monkeypatch.setattr(glasscoder.run, "redact_body", lambda body, redactor: (body, {}))
+    s, srv = cat_home_credentials(tmp_path, monkeypatch)
+    received = b"".join(r.body for r in srv.requests)
+    exposed = {name for name, value in s.items() if any(f in received for f in wire_forms(value))}
+    assert exposed == set(s) - {"npm_password"}  # stored as base64: cat shows only that
+    assert base64.b64encode(s["npm_password"].encode()) in received
+
+
+def test_cat_of_home_credential_files_reaches_neither_server_nor_log(
+    tmp_path, xdg, monkeypatch
+) -> None:
+    s, srv = cat_home_credentials(tmp_path, monkeypatch)
+    received = b"".join(r.body for r in srv.requests)
+    audit_logs = b"".join(p.read_bytes() for p in (xdg / "data").rglob("audit.jsonl"))
+    for name, value in s.items():
+        encoded = base64.b64encode(value.encode()).decode()
+        for form in [*wire_forms(value), *wire_forms(encoded)]:
+            assert form not in received, f"{name} reached the server"
+            assert form not in audit_logs, f"{name} is in the audit log"
+    results = tool_results(srv)[0]
+    assert "[REDACTED:npm-token:1]" in results  # only the known-secret layer knows that token
+    assert "aws_secret_access_key = [REDACTED:" in results

@@ -770,3 +770,67 @@ def test_deny_list_is_extendable_and_the_user_may_allow(tmp_path: Path) -> None:
     ws = Workspace(tmp_path, deny=(*SECRET_FILES, "*.cfg", "!.env"))
     assert ws.is_ignored("prod.cfg")
     assert not ws.is_ignored(".env")
+
+
+CASE_VARIANTS_AND_NEW_NAMES = [
+    ".ENV",
+    ".Env.Local",
+    "Credentials.json",
+    "ID_RSA",
+    "keys/server.PEM",
+    ".AWS/credentials",
+    ".npmrc",
+    ".pypirc",
+    "infra/prod.tfvars",
+    "infra/prod.TFVARS.json",
+    ".vault-token",
+    "web/.htpasswd",
+    "gcp/service-account-prod.json",
+]
+
+
+@pytest.mark.parametrize("name", CASE_VARIANTS_AND_NEW_NAMES)
+def test_deny_list_ignores_case_and_covers_more_credential_files(tmp_path: Path, name: str) -> None:
+    write_files(tmp_path, {name: "TOKEN=s3cr3t-value\n"})
+    ws = Workspace(tmp_path)
+    with pytest.raises(WorkspaceError, match="may hold credentials"):
+        ws.read_text(name)
+    assert name not in set(ws.walk())
+
+
+def test_deny_list_exceptions_hold_in_any_case(tmp_path: Path) -> None:
+    write_files(tmp_path, {".ENV.EXAMPLE": "A=", "ID_RSA.PUB": "ssh-ed25519 AAAA", ".ENV": ""})
+    ws = Workspace(tmp_path)
+    assert ws.read_text(".ENV.EXAMPLE") == "A="
+    assert ws.read_text("ID_RSA.PUB") == "ssh-ed25519 AAAA"
+    assert ws.is_ignored(".ENV")
+
+
+def test_a_user_deny_pattern_matches_any_case(tmp_path: Path) -> None:
+    write_files(tmp_path, {"Prod.CFG": "x", "notes.txt": "y"})
+    ws = Workspace(tmp_path, deny=(*SECRET_FILES, "prod.cfg"))
+    assert ws.is_ignored("Prod.CFG")
+    assert not ws.is_ignored("notes.txt")
+
+
+def test_a_hard_link_to_a_secret_file_is_refused(tmp_path: Path) -> None:
+    write_files(tmp_path, {"services/api/.env": "API_KEY=s3cr3t-value\n", "plain.txt": "ok"})
+    os.link(tmp_path / "services/api/.env", tmp_path / "notes.txt")
+    ws = Workspace(tmp_path)
+    with pytest.raises(WorkspaceError, match="hard link") as refused:
+        ws.read_text("notes.txt")
+    assert "s3cr3t" not in str(refused.value)
+    assert ws.is_ignored("notes.txt")  # grep with ripgrep filters its results by this
+    with ws.frozen_rules():
+        assert ws.is_ignored("notes.txt")
+    assert ws.read_text("plain.txt") == "ok"
+
+
+def test_a_hard_link_made_after_the_first_look_is_refused_too(tmp_path: Path) -> None:
+    write_files(tmp_path, {".env": "API_KEY=s3cr3t-value\n", "a.txt": "a"})
+    os.link(tmp_path / "a.txt", tmp_path / "b.txt")  # linked, but not to a secret
+    ws = Workspace(tmp_path)
+    assert ws.read_text("b.txt") == "a"
+    os.link(tmp_path / ".env", tmp_path / "later.txt")
+    with pytest.raises(WorkspaceError, match="hard link"):
+        ws.read_text("later.txt")

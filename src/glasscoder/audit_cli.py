@@ -1,8 +1,10 @@
-"""`glasscoder audit verify|show|export`: check, read and hand on what was sent to the model."""
+"""`glasscoder audit verify|show|export|forget`: check, read and hand on what was sent to the
+model, and acknowledge a session removed on purpose."""
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,44 +25,106 @@ def _audit_path(session_id: str) -> Path:
     try:
         return Session.load(_sessions_dir(), session_id).audit_path
     except UsageError:
-        # A session folder removed whole still has its log's entry in the index: say so.
-        from glasscoder.guard.audit import has_head
-
-        kept = _sessions_dir() / session_id / "audit.jsonl"
-        if kept.parent.parent == _sessions_dir() and has_head(kept):
+        # A session folder removed whole is still remembered by its head file or the ledger.
+        kept = _remembered_log(session_id)
+        if kept is not None:
             return kept
         raise
 
 
-def _all_session_logs() -> list[tuple[str, Path]]:
-    """Every session's log, and every log the index knows of under sessions/ (even deleted)."""
-    found = set(_sessions_dir().glob("*/audit.jsonl"))
-    from glasscoder.guard.audit import indexed_logs
+def _remembered_log(session_id: str) -> Path | None:
+    """The log path of a session the index or the sessions ledger still knows of."""
+    from glasscoder.guard.audit import has_head, session_of
+    from glasscoder.guard.audit_ledger import ledger_sessions
 
+    if session_of(f"sessions/{session_id}/audit.jsonl") != session_id:
+        return None  # not one folder name: never looked up
+    kept = _sessions_dir() / session_id / "audit.jsonl"
+    return kept if has_head(kept) or session_id in ledger_sessions()[0] else None
+
+
+def _all_session_logs() -> list[tuple[str, Path]]:
+    """Every session's log, every log the index knows of under sessions/ and every session the
+    ledger records as created (even deleted)."""
+    from glasscoder.guard.audit import indexed_logs
+    from glasscoder.guard.audit_ledger import ledger_sessions
+
+    found = set(_sessions_dir().glob("*/audit.jsonl"))
     found.update(p for p in indexed_logs() if p.parent.parent == _sessions_dir())
+    ledger = ledger_sessions()[0]
+    found.update(_sessions_dir() / sid / "audit.jsonl" for sid, kind in ledger.items()
+                 if kind == "created")  # fmt: skip
     return [(p.parent.name, p) for p in sorted(found)]
 
 
 def verify_command(session_id: str | None) -> int:
-    from glasscoder.guard.audit import verify
-
     if session_id:
         paths = [(session_id, _audit_path(session_id))]
         bad = 0
     else:
         paths = _all_session_logs()
-        bad = _report_unreadable_heads()
+        bad = _report_unreadable_heads() + _verify_ledger()
         if not paths and not bad:
             raise UsageError(f"No audit logs under {_sessions_dir()}.")
     for sid, path in paths:
-        result = verify(path)
-        if result.ok:
-            click.echo(f"{sid}: ok ({result.records} records)")
-        else:
-            bad += 1
-            where = "" if result.first_bad is None else f" at record {result.first_bad}"
-            click.echo(f"{sid}: FAILED{where}: {result.reason}")
+        bad += _verify_one(sid, path)
     return 1 if bad else 0
+
+
+def _verify_one(sid: str, path: Path) -> int:
+    """Print one session's verdict; 1 when it failed."""
+    from glasscoder.guard.audit import has_head, verify
+
+    result = verify(path)
+    if result.ok:
+        click.echo(f"{sid}: ok ({result.records} records)")
+        return 0
+    reason = result.reason
+    if not os.path.lexists(path.parent) and not has_head(path):
+        reason = (
+            "its folder and its head file are gone, but the sessions ledger records that it "
+            f"was created. If you removed it on purpose: glasscoder audit forget {sid}"
+        )
+    where = "" if result.first_bad is None else f" at record {result.first_bad}"
+    click.echo(f"{sid}: FAILED{where}: {reason}")
+    return 1
+
+
+def _verify_ledger() -> int:
+    """Check the sessions ledger's own chain and end (when it exists or its head file does)."""
+    from glasscoder.guard.audit import has_head, verify
+    from glasscoder.guard.audit_ledger import ledger_path
+
+    path = ledger_path()
+    if not os.path.lexists(path) and not has_head(path):
+        return 0  # no session was created since the ledger came to be
+    result = verify(path)
+    if result.ok:
+        return 0
+    where = "" if result.first_bad is None else f" at record {result.first_bad}"
+    click.echo(f"sessions ledger: FAILED{where}: {result.reason}")
+    return 1
+
+
+def forget_command(session_id: str) -> None:
+    """Record in the sessions ledger that a session was removed on purpose, and drop its head
+    file, so `audit verify` stops reporting it. Its folder must already be gone."""
+    from glasscoder.guard.audit import DEFAULT_INDEX, audit_key, slot_for
+    from glasscoder.guard.audit_ledger import record_forgotten
+
+    path = _remembered_log(session_id)
+    if path is not None and os.path.lexists(path.parent):
+        raise UsageError(
+            f"Session {session_id} still has its folder; remove {path.parent} first, then "
+            "forget it."
+        )
+    if path is None:
+        raise UsageError(f"No session {session_id} is remembered by the audit index or ledger.")
+    slot = slot_for(path, DEFAULT_INDEX)
+    assert slot is not None  # a path under sessions/ always has one
+    record_forgotten(slot.name, audit_key(create=False))
+    slot.file.unlink(missing_ok=True)
+    click.echo(f"{session_id}: forgotten; `audit verify` no longer looks for it.")
 
 
 def _report_unreadable_heads() -> int:

@@ -90,7 +90,9 @@ def _preload_model_sdk() -> None:
 
         bwrap_status()
 
-    threading.Thread(target=probe, daemon=True).start()
+    # Not a daemon: an early exit (a usage error) waits the few ms for the probe's subprocess
+    # rather than killing the thread inside it, which prints lock warnings on the way out.
+    threading.Thread(target=probe).start()
     threading.Thread(target=load, daemon=True).start()
 
 
@@ -126,6 +128,15 @@ def audit_export(since: str | None) -> None:
     from glasscoder.audit_cli import export_command
 
     sys.exit(export_command(since))
+
+
+@audit.command("forget")
+@click.argument("session_id")
+def audit_forget(session_id: str) -> None:
+    """Acknowledge a session folder you removed on purpose, so `audit verify` passes again."""
+    from glasscoder.audit_cli import forget_command
+
+    forget_command(session_id)
 
 
 @cli.group()
@@ -262,6 +273,9 @@ def sandbox_run(
 @click.option("--endpoint", metavar="URL", help="Model endpoint for the model layer.")
 @click.option("--model", metavar="NAME", help="Model name the endpoint serves, or a .gguf file.")
 @click.option("--no-model", is_flag=True, help="Static layer only, even if a model is configured.")
+@click.option(
+    "--sandbox", metavar="NAME", help="Where analyzers run: auto, bwrap, landlock, seatbelt, none."
+)
 @click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
 def review(paths: tuple[Path, ...], fmt: str, **opts: Any) -> None:
     """Find bugs: the project's analyzers, and a model when one is configured."""

@@ -77,6 +77,7 @@ class Settings:
     test_command: str = ""
     lint_on_edit: bool = True  # lint edited files (sandboxed) and show the model new problems
     map_tokens: int = 1000  # repo map appended to the first task, in tokens (0: none)
+    map_time: float = 2.0  # seconds the first request waits for the map (0: no limit)
     warnings: list[str] = field(default_factory=list, repr=False)
 
 
@@ -229,7 +230,7 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
         "memory_check": bool, "lint_on_edit": bool,
         "allow_commands": list, "ignore": list, "deny": list, "allow_net": list,
         "cpu_moe": bool, "n_cpu_moe": int, "override_tensor": list,
-        "map_tokens": int,
+        "map_tokens": int, "map_time": float,
     }.get(name, str)  # fmt: skip
     try:
         if expected is bool and isinstance(value, str):
@@ -266,6 +267,8 @@ def _validate(s: Settings) -> None:
             raise UsageError(f"{name} must be greater than 0.")
     if s.map_tokens < 0:
         raise UsageError("map_tokens must be 0 (no repo map) or a number of tokens.")
+    if not s.map_time >= 0:  # also refuses NaN
+        raise UsageError("map_time must be 0 (wait for the repo map) or a number of seconds.")
     if not s.context_size > 0 or (s.threads is not None and not s.threads > 0):
         raise UsageError("context_size and threads must be greater than 0.")
     if s.gpu_layers < -1:

@@ -5,7 +5,9 @@ Sources, highest precedence first (the first source with a matching pattern deci
 
 0. glasscoder's own configuration and session folders, when they lie inside the workspace,
 1. the secret-file deny-list (``SECRET_FILES`` plus the ``deny`` setting): files that hold
-   credentials never enter the model's context, whatever a repository's own rules say,
+   credentials never enter the model's context, whatever a repository's own rules say.
+   It matches case-insensitively (``.ENV`` and ``ID_RSA`` are as secret as ``.env`` and
+   ``id_rsa``, and some filesystems do not tell them apart); the other layers follow git,
 2. ``extra_ignores`` from the glasscoder config,
 3. ``.glasscoderignore`` files (root and nested),
 4. ``.gitignore`` files (root and nested),
@@ -45,7 +47,8 @@ SECRET_FILES = (
     "*.pem", "*.key", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "!*.pub",
     ".ssh/", ".aws/", ".gnupg/", ".docker/config.json", ".kube/config", "*.kdbx",
     "credentials*", ".netrc", ".pgpass", ".git-credentials", "*.p12", "*.pfx", "*.jks",
-    "*.keystore", "secrets.y*ml", "terraform.tfstate*",
+    "*.keystore", "secrets.y*ml", "terraform.tfstate*", ".npmrc", ".pypirc", "*.tfvars",
+    "*.tfvars.json", ".vault-token", ".htpasswd", "service-account*.json",
 )  # fmt: skip
 BASELINE_NOTE = " as it was when this session started"
 
@@ -80,10 +83,13 @@ class _RuleSet:
     base: str  # directory the patterns are relative to, "" for the root
     spec: pathspec.GitIgnoreSpec
     prefix: str = ""  # for rule files above the root: the root's path below their directory
+    fold: bool = False  # match case-insensitively (the spec was parsed from lowered patterns)
 
     def check(self, rel: str, is_dir: bool) -> tuple[bool, str] | None:
         """(ignored?, pattern) of the last matching pattern, None if no pattern matches."""
         sub = rel[len(self.base) + 1 :] if self.base else rel
+        if self.fold:
+            sub = sub.lower()
         if self.prefix:
             sub = f"{self.prefix}/{sub}"
         result = self.spec.check_file(sub + "/" if is_dir else sub)
@@ -107,6 +113,58 @@ def _is_valid(line: str) -> bool:
     except (ValueError, re.error):
         return False
     return True
+
+
+class DenyList:
+    """The deny layer on its own, for walks that judge paths by it alone (the sandbox's masks,
+    the workspace's hard-link check). Pattern and path are both lowered before matching."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        lowered = [pattern.lower() for pattern in self.patterns]
+        self.rule_set = _RuleSet(DENY_SOURCE, "", _parse(lowered), fold=True)
+        self._names, self._paths = _quick_filters(lowered)
+
+    def denies(self, rel: str, is_dir: bool) -> bool:
+        """Whether the deny-list alone hides rel. A walk's job, it assumes that no ancestor
+        of rel is denied (the walk does not enter a denied directory)."""
+        # Checking each pattern in turn made a walk of a 10,000-file tree five times slower,
+        # so two combined searches first rule out almost every path: most patterns only name
+        # the last component, which is short.
+        tail = "/" if is_dir else ""
+        name = rel.rpartition("/")[2].lower() + tail
+        if not self._names.match(name) and not self._paths.match(rel.lower() + tail):
+            return False
+        result = self.rule_set.check(rel, is_dir)
+        return result is not None and result[0]
+
+    def denies_name(self, name: str, is_dir: bool) -> bool:
+        """Whether the name alone is denied, wherever it lies: when it is not, the path's
+        folders are part of the match (a pattern like '.docker/config.json')."""
+        return self.denies(name, is_dir)
+
+
+_ANY_FOLDERS = "^(?:.+/)?"  # how pathspec's regexes begin for a pattern without a '/'
+
+
+def _quick_filters(lines: Sequence[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """One regex for the non-negated patterns without an inner '/' (they match a last path
+    component), one for the others (they match the whole path)."""
+    names: list[str] = []
+    paths: list[str] = []
+    for line in lines:
+        if line.startswith("!") or not _is_valid(line):
+            continue
+        for pattern in pathspec.GitIgnoreSpec.from_lines([line]).patterns:
+            regex = getattr(pattern, "regex", None)
+            if getattr(pattern, "include", None) is True and regex is not None:
+                # Named groups repeat across patterns, which one regex cannot hold.
+                text = re.sub(r"\(\?P<\w+>", "(?:", regex.pattern)
+                if "/" in line.strip().rstrip("/"):
+                    paths.append(f"(?:{text})")
+                else:  # matched against a name alone: the any-folders prefix only backtracks
+                    names.append(f"(?:{text.replace(_ANY_FOLDERS, '^', 1)})")
+    return re.compile("|".join(names) or "(?!)"), re.compile("|".join(paths) or "(?!)")
 
 
 def _parent(rel: str) -> str:
@@ -134,7 +192,8 @@ class IgnoreRules:
     ) -> None:
         self._read = read
         self.own = [_RuleSet(OWN_SOURCE, "", _parse(own_patterns))] if own_patterns else []
-        self.deny = [_RuleSet(DENY_SOURCE, "", _parse(deny_patterns))] if deny_patterns else []
+        self.deny_list = DenyList(deny_patterns)
+        self.deny = [self.deny_list.rule_set] if deny_patterns else []
         self.extra = [_RuleSet(EXTRA_SOURCE, "", _parse(extra_patterns))] if extra_patterns else []
         # Files above the root change rarely and are outside our reach later: parse them once.
         outer_sets = [(f, _RuleSet(f.source, "", _parse(f.lines), f.prefix)) for f in outer]

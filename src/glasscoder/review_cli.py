@@ -1,14 +1,15 @@
 """`glasscoder review`: flags in, a report out, exit 1 when findings at or above --fail-on.
 
 With a model (--endpoint/--model or the config's endpoint) the review is a session: its own
-folder, meta.json and audit log, the model built exactly as for an agent run (run.py).
+folder, meta.json and audit log, the model built exactly as for an agent run (run.py). The
+analyzers run in the sandbox an agent run would get (the `sandbox` setting, `--sandbox`).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +18,10 @@ from glasscoder.review.finding import at_or_above
 from glasscoder.review.report import to_json, to_text
 from glasscoder.review.runner import ReviewResult, run_review
 from glasscoder.review.sarif import to_sarif
+from glasscoder.safetext import printable
+
+if TYPE_CHECKING:
+    from glasscoder.sandbox.choose import Choice
 
 
 class _Notices:
@@ -33,17 +38,18 @@ def review_command(paths: list[Path], opts: dict[str, Any]) -> int:
 
     out = _Notices()
     root = _root(opts["cwd"])
-    flags = {"endpoint": opts["endpoint"], "model": opts["model"]}
+    flags = {"endpoint": opts["endpoint"], "model": opts["model"], "sandbox": opts["sandbox"]}
     settings = load_settings(root, flags)
     for warning in settings.warnings:
         out.notice(f"glasscoder: {warning}")
+    sandbox = _sandbox(settings, out)
     workspace = Workspace(root, settings.ignore, deny=(*SECRET_FILES, *settings.deny))
     wants_model = not opts["no_model"] and bool(opts["endpoint"] or opts["model"]
                                                 or settings.endpoint)  # fmt: skip
     if wants_model:
-        result = _review_with_model(workspace, settings, paths, opts, out)
+        result = _review_with_model(workspace, settings, paths, opts, out, sandbox)
     else:
-        result = run_review(workspace, paths, opts["diff"], None, out.notice)
+        result = run_review(workspace, paths, opts["diff"], None, out.notice, sandbox)
     _emit(result, opts["format"], opts["output"])
     if opts["fix"]:
         return _fix(result, root, opts)
@@ -60,8 +66,28 @@ def _root(cwd: Path | None) -> Path:
     return root
 
 
+def _sandbox(settings: Any, out: _Notices) -> Choice:
+    """sandbox/choose.py's Choice for the analyzers, made as run.py makes it (an insisted-on
+    backend that does not work here raises), with the same notices."""
+    from glasscoder.ignore import SECRET_FILES
+    from glasscoder.sandbox.choose import choose
+
+    choice = choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny))
+    if choice.degraded:
+        out.notice(f"glasscoder: {choice.degraded}")
+    if choice.name == "none":
+        out.notice("glasscoder: WARNING: analyzers run WITHOUT a sandbox (--sandbox none, your "
+                   "explicit choice); programs inside the workspace are not used")  # fmt: skip
+    return choice
+
+
 def _review_with_model(
-    workspace: Any, settings: Any, paths: list[Path], opts: dict[str, Any], out: _Notices
+    workspace: Any,
+    settings: Any,
+    paths: list[Path],
+    opts: dict[str, Any],
+    out: _Notices,
+    sandbox: Choice,
 ) -> ReviewResult:
     from glasscoder.agent.session import Session
     from glasscoder.config import data_home
@@ -76,13 +102,13 @@ def _review_with_model(
         {"workspace": str(workspace.root), "endpoint": settings.endpoint, "model": settings.model,
          "kind": "review", "task": f"review {what}" + (f" --diff {opts['diff']}"
                                                        if opts["diff"] else ""),
-         "status": "running"},
+         "sandbox": sandbox.name, "status": "running"},
     )  # fmt: skip
     audit = AuditLog(session.audit_path)
     model = build_model(settings, workspace, audit, out)
     status = "error"
     try:
-        result = run_review(workspace, paths, opts["diff"], model, out.notice)
+        result = run_review(workspace, paths, opts["diff"], model, out.notice, sandbox)
         status = "done"
     finally:
         if close := getattr(model, "close", None):
@@ -104,6 +130,9 @@ def _emit(result: ReviewResult, fmt: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
+        if fmt == "sarif":  # SARIF here carries no notes; a skipped layer must still be told
+            for note in result.notes:
+                click.echo(f"glasscoder: {printable(note)}", err=True)
         return
     try:
         output.write_text(text, encoding="utf-8")
@@ -122,5 +151,6 @@ def _fix(result: ReviewResult, root: Path, opts: dict[str, Any]) -> int:
         click.echo("glasscoder: nothing to fix.", err=True)
         return 0
     run_opts = {"output_format": "text", "resume": None, "cwd": root,
-                "endpoint": opts["endpoint"], "model": opts["model"]}  # fmt: skip
+                "endpoint": opts["endpoint"], "model": opts["model"],
+                "sandbox": opts["sandbox"]}  # fmt: skip
     return run_headless(fix_task(result.findings), run_opts)

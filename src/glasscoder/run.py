@@ -229,7 +229,7 @@ def _build_agent(
     approval = Approval(settings.approval, settings.allow_commands)
     from glasscoder.repomap.build import first_turn_map
 
-    intro = first_turn_map(workspace, settings.map_tokens, out.notice)  # None: map off
+    intro = first_turn_map(workspace, settings.map_tokens, out.notice, settings.map_time)
     return Agent(model, default_tools(), ctx, approval, session, limits, out.event, intro)
 
 
@@ -294,7 +294,7 @@ def _sandbox_choice(settings: Settings) -> Any:
     """sandbox/choose.py's Choice; cheap to repeat (bwrap is probed once per process)."""
     from glasscoder.sandbox.choose import choose
 
-    return choose(settings.sandbox)
+    return choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny))
 
 
 def _record_outcome(session: Session, outcome: Outcome) -> None:

@@ -10,6 +10,7 @@ import click
 
 from glasscoder.config import load_settings
 from glasscoder.errors import UsageError
+from glasscoder.ignore import SECRET_FILES
 from glasscoder.safetext import printable
 from glasscoder.sandbox.base import Limits
 from glasscoder.sandbox.choose import choose
@@ -60,7 +61,7 @@ def run_command(
     if not root.is_dir():
         raise UsageError(f"Workspace '{root}' is not a directory; pass --cwd DIR.")
     settings = load_settings(root, {"sandbox": sandbox, "allow_net": allow_net or None})
-    choice = choose(settings.sandbox)
+    choice = choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny))
     if choice.sandbox is None:
         raise UsageError(f"Commands are refused: no sandbox is available ({choice.problem}).")
     limits = Limits(timeout=settings.shell_timeout, output_chars=settings.output_limit)

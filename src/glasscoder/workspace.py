@@ -9,6 +9,11 @@ Ignored files (see ignore.py) are hidden: reads, writes and listings refuse or s
 So are glasscoder's own configuration and session folders when the workspace contains them
 (say it is the home folder): a model that could write them could turn off its own limits for
 the next session, or rewrite the transcripts and audit logs of this one.
+
+A deny-listed file may have a second name (a hard link) that no rule matches; reading it by
+that name is refused too. Only a file with more than one link can be such a name, so only
+then are the deny-listed files' identities looked up (denied.scan), afresh, or once per
+`frozen_rules` block.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from glasscoder import ignore
+from glasscoder import denied, ignore
 from glasscoder.beneath import O_CLOEXEC, O_NOFOLLOW, BeneathOpener
 from glasscoder.config import own_paths
 
@@ -66,6 +71,7 @@ class Workspace:
             self._read_rule_file, extra_ignores, _enclosing_repo_rules(self.root), own, deny
         )
         self._frozen: ignore.Matcher | None = None
+        self._denied_inodes: set[tuple[int, int]] | None = None  # kept inside frozen_rules
         self._new_file_mode = 0o644 & ~_umask()
         self.max_read_bytes = MAX_READ_BYTES
 
@@ -88,6 +94,8 @@ class Workspace:
             yield
         finally:
             self._frozen = outer
+            if outer is None:
+                self._denied_inodes = None
 
     # --- paths ----------------------------------------------------------------------------
 
@@ -96,15 +104,25 @@ class Workspace:
         return self._resolve(path)[0]
 
     def is_ignored(self, rel: str) -> bool:
-        rel = self._normalise(rel)
-        return self._matcher().hit(rel, self._is_dir_rel(rel)) is not None
+        """Whether a rule hides rel, or it is a hard link to a deny-listed file."""
+        try:
+            self.check_visible(rel)
+        except WorkspaceError:
+            return True
+        return False
 
     def check_visible(self, rel: str) -> None:
         """Raise WorkspaceError naming the rule that hides rel, if one does."""
         rel = self._normalise(rel)
-        hit = self._matcher().hit(rel, self._is_dir_rel(rel))
+        try:
+            st = self._lstat(rel)
+        except WorkspaceError:
+            st = None
+        hit = self._matcher().hit(rel, st is not None and stat.S_ISDIR(st.st_mode))
         if hit is not None:
             raise WorkspaceError(_hidden_message(rel, hit))
+        if st is not None:
+            self._refuse_denied_twin(rel, st)
 
     def exists(self, path: str) -> bool:
         """Whether path exists; outside or hidden paths raise WorkspaceError."""
@@ -335,6 +353,7 @@ class Workspace:
                 raise WorkspaceError(f"'{rel}' is a directory")
             if not stat.S_ISREG(st.st_mode):
                 raise WorkspaceError(f"'{rel}' is not a regular file")
+            self._refuse_denied_twin(rel, st)
             data = _read_at_most(fd, self.max_read_bytes + 1)
         finally:
             os.close(fd)
@@ -344,6 +363,20 @@ class Workspace:
                 f" {self.max_read_bytes}); search it with grep instead"
             )
         return data
+
+    def _refuse_denied_twin(self, rel: str, st: os.stat_result) -> None:
+        """WorkspaceError when the regular file rel is another name of a deny-listed file."""
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink < 2:
+            return
+        if self._frozen is None or self._denied_inodes is None:
+            # A new link may have appeared since the last look: look again.
+            self._denied_inodes = denied.scan(str(self.root), self._rules.deny_list).inodes
+        if (st.st_dev, st.st_ino) in self._denied_inodes:
+            raise WorkspaceError(
+                f"'{rel}' is another name (a hard link) of a file on {ignore.DENY_SOURCE}, "
+                "which may hold credentials and is never shown to the model. Ask the user "
+                "for the names you need, not values"
+            )
 
     def _read_rule_file(self, rel: str) -> bytes | None:
         # Rule files are read like everything else: never through a symlink (git agrees).

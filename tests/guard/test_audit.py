@@ -357,7 +357,9 @@ def test_an_append_replaces_only_its_own_head_file(home: Path, path: Path) -> No
     log.append("response", {})
     assert {p: (head_file(p).stat().st_ino, head_file(p).read_bytes()) for p in others} == before
     assert head_file(path).stat().st_ino != ours and head_of(path)["seq"] == 1
-    assert sorted(heads_dir().iterdir()) == sorted(head_file(p) for p in [path, *others])
+    ledger = home / "sessions-ledger.jsonl"  # a session's first record is noted there, once
+    expected = [path, *others, ledger]
+    assert sorted(heads_dir().iterdir()) == sorted(head_file(p) for p in expected)
 
 
 def test_a_changed_head_stops_an_open_log_and_is_kept(home: Path, path: Path) -> None:
@@ -375,13 +377,14 @@ def test_heads_outlive_their_log_folders_and_odd_ones_are_named(home: Path, path
     write_log(path, 1)
     write_log(other, 1)
     shutil.rmtree(other.parent)
-    assert indexed_logs() == sorted([path, other]) and unreadable_heads() == []
+    known = sorted([path, other, home / "sessions-ledger.jsonl"])
+    assert indexed_logs() == known and unreadable_heads() == []
     damaged = heads_dir() / ("0" * 64 + ".json")
     damaged.write_text("{not json")
     misnamed = heads_dir() / ("1" * 64 + ".json")
     shutil.copy(head_file(path), misnamed)  # holds a real head, under another log's name
     assert unreadable_heads() == [damaged, misnamed]
-    assert indexed_logs() == sorted([path, other])
+    assert indexed_logs() == known
 
 
 # --- Writers that share a log ---------------------------------------------------------------
@@ -573,3 +576,95 @@ def test_bodies_are_readable_and_exact(body: bytes, form: str) -> None:
 def test_json_body_is_kept_parsed(tmp_path: Path) -> None:
     fields = body_fields(b'{"messages":[{"role":"user","content":"hi"}]}')
     assert fields["body"]["messages"][0]["content"] == "hi"
+
+
+# --- Symbolic links: the log checked is the log its head file describes ------------------------
+
+
+def test_a_session_folder_moved_away_and_linked_back_fails(path: Path, tmp_path: Path) -> None:
+    write_log(path, 5)
+    away = tmp_path / "away"
+    shutil.move(path.parent, away)
+    rewrite(away / "audit.jsonl", lines(away / "audit.jsonl")[:3])  # the tail cut where it lies
+    path.parent.symlink_to(away)
+    result = verify(path)
+    assert not result.ok and "is a symbolic link" in result.reason
+    assert str(path.parent) in result.reason
+    with pytest.raises(AuditError, match="symbolic link"):
+        AuditLog(path)  # nor is it continued there
+
+
+def test_a_linked_log_or_sessions_folder_fails_even_when_intact(home: Path, path: Path) -> None:
+    write_log(path, 3)
+    inside = home / "elsewhere.jsonl"  # inside the data home, chain intact: still refused
+    shutil.move(path, inside)
+    path.symlink_to(inside)
+    assert "symbolic link" in verify(path).reason and not verify(path).ok
+    with pytest.raises(AuditError, match="symbolic link"):
+        list(iter_records(path))
+    path.unlink()
+    shutil.move(inside, path)
+    assert verify(path).ok
+    sessions = home / "sessions"
+    shutil.move(sessions, home / "real-sessions")
+    sessions.symlink_to(home / "real-sessions")
+    result = verify(path)
+    assert not result.ok and f"{sessions} is a symbolic link" in result.reason
+
+
+def test_a_log_outside_the_data_home_is_never_opened_through_a_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.jsonl"
+    log = AuditLog(real, index=None)
+    log.append("notice", {})
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    with pytest.raises(AuditError, match="symbolic link"):
+        AuditLog(link, index=None)
+    assert not verify(link, index=None).ok and verify(real, index=None).ok
+    assert len(lines(real)) == 1  # nothing was appended through the link
+
+
+def test_heads_are_named_by_the_path_as_written(xdg: Path, monkeypatch, tmp_path: Path) -> None:
+    # A data home reached through a link (a home folder on another disk) is fine: only links
+    # below it are refused, and head files keep the name relative to it, unresolved.
+    real = tmp_path / "real-data"
+    real.mkdir()
+    (tmp_path / "linked-data").symlink_to(real)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "linked-data"))
+    log_path = data_home() / "sessions" / "20250101-000000-aaaaaa" / "audit.jsonl"
+    write_log(log_path, 2)
+    assert head_of(log_path)["log"] == "sessions/20250101-000000-aaaaaa/audit.jsonl"
+    assert verify(log_path).ok
+    rewrite(log_path, lines(log_path)[:1])
+    assert "records 1 to 1 were removed" in verify(log_path).reason
+
+
+# --- The sessions ledger --------------------------------------------------------------------
+
+
+def test_each_session_log_is_noted_once_in_the_ledger(home: Path, path: Path) -> None:
+    from glasscoder.guard.audit_ledger import ledger_path, ledger_sessions
+
+    write_log(path, 2)
+    AuditLog(path).append("notice", {})  # resumed: not a new session
+    other = home / "sessions" / "20250101-000001-other" / "audit.jsonl"
+    write_log(other, 1)
+    AuditLog(home / "models" / "pulls.jsonl").append("pull", {})  # not a session
+    records = list(iter_records(ledger_path()))
+    assert [(r["kind"], r["log"]) for r in records] == [
+        ("created", name_of(path)),
+        ("created", name_of(other)),
+    ]
+    assert ledger_sessions() == ({path.parent.name: "created", other.parent.name: "created"}, None)
+    assert verify(ledger_path()).ok
+
+
+def test_a_cut_ledger_fails_its_own_verify(home: Path, path: Path) -> None:
+    from glasscoder.guard.audit_ledger import ledger_path
+
+    write_log(path, 1)
+    write_log(home / "sessions" / "20250101-000001-other" / "audit.jsonl", 1)
+    ledger = ledger_path()
+    rewrite(ledger, lines(ledger)[:1])  # the newest session's line removed to hide it
+    result = verify(ledger)
+    assert not result.ok and "were removed" in result.reason

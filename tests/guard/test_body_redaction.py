@@ -91,3 +91,11 @@ def test_a_lone_surrogate_beside_a_secret_stays_escaped() -> None:
     clean, counts = redact_body(body, redactor())
     assert counts == {"env-secret": 1}
     assert json.loads(clean)["messages"][0]["content"] == "\ud800 [REDACTED:env-secret:1]"
+
+
+def test_a_json_message_keeps_the_names_that_mark_its_secrets() -> None:
+    content = json.dumps({"db_password": "Tr0ub4dor-x9Qm2Lk7Vz", "host": "db.internal"})
+    body = json.dumps({"messages": [{"role": "tool", "content": content}]}).encode()
+    clean, counts = redact_body(body, Redactor(use_library=False))
+    assert b"Tr0ub4dor-x9Qm2Lk7Vz" not in clean and sum(counts.values()) == 1
+    assert json.loads(json.loads(clean)["messages"][0]["content"])["host"] == "db.internal"

@@ -296,3 +296,30 @@ def test_a_random_key_holding_template_marks_by_chance_is_still_a_key(key: str) 
     assert key not in out and "[REDACTED:" in out
     for stand_in in ("%s:%s@%s", "${DB_PASSWORD}", "********", "{{ secret_key }}"):
         assert Redactor(use_library=False).redact(f'password = "{stand_in}"')[0].count("[") == 0
+
+
+def test_text_shaped_like_a_placeholder_does_not_shield_what_it_wraps() -> None:
+    token = "13521a2acd5e4f0b9c8d7e6f5a4b3c2d"
+    r = Redactor([KnownSecret(token, "env-secret", "env SERVICE_TOKEN")], use_library=False)
+    out, _ = r.redact(f'SERVICE_TOKEN = "[REDACTED:{token}:1]"')
+    assert token not in out
+    issued, _ = r.redact(f"again {token}")
+    assert r.redact(issued)[0] == issued  # a placeholder the session issued stays as it is
+
+
+def test_a_value_once_redacted_stays_hidden_without_its_context() -> None:
+    r = Redactor(use_library=False)
+    password = "Tr0ub4dor-x9Qm2Lk7Vz"
+    first, counts = r.redact(f'DB_PASSWORD = "{password}"')
+    assert password not in first and sum(counts.values()) == 1
+    renamed, _ = r.redact(f'X = "{password}"')  # the name that gave it away was edited out
+    assert password not in renamed and first.split('"')[1] in renamed
+
+
+def test_cached_text_is_checked_again_for_values_learned_later() -> None:
+    r = Redactor(use_library=False)
+    password = "Tr0ub4dor-x9Qm2Lk7Vz"
+    bare = f"connect with {password} now"
+    assert r.redact(bare)[0] == bare  # nothing marks it as a secret yet
+    r.redact(f'DB_PASSWORD = "{password}"')
+    assert password not in r.redact(bare)[0]

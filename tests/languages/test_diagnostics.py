@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from glasscoder.languages.diagnostics import BATCH, RunOutput, plan, run_analyzers
+from glasscoder.languages.diagnostics import BATCH, plan, run_analyzers
+from glasscoder.sandbox.base import Result
+from glasscoder.sandbox.none import NoSandbox
 from tests.languages.polyglot import write_tree
 
 VENV_BIN = str(Path(sys.executable).parent)
@@ -35,7 +37,7 @@ def _script(path: Path, body: str) -> None:
 @pytest.mark.skipif(not (shutil.which("gcc") and shutil.which("javac")), reason="no gcc/javac")
 def test_real_linters_on_a_polyglot_repository(tmp_path, tools_path):
     write_tree(tmp_path, BUGGY)
-    found, notes = run_analyzers(tmp_path, None)
+    found, notes = run_analyzers(tmp_path, None, NoSandbox())
     got = {(d.tool, d.file, d.line, d.rule) for d in found}
     assert {
         ("ruff", "app.py", 1, "F401"), ("ruff", "app.py", 5, "F821"),
@@ -50,39 +52,41 @@ def test_real_linters_on_a_polyglot_repository(tmp_path, tools_path):
 
 def test_files_narrow_both_tools_and_findings(tmp_path, tools_path):
     write_tree(tmp_path, {**BUGGY, "other.py": "import sys\n"})
-    found, _ = run_analyzers(tmp_path, ["app.py"], purposes=("lint",))
+    found, _ = run_analyzers(tmp_path, ["app.py"], NoSandbox(), purposes=("lint",))
     assert {(d.tool, d.file) for d in found} == {("ruff", "app.py")}
 
 
 def test_a_missing_tool_is_a_note_not_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     write_tree(tmp_path, {"app.py": "x = 1\n"})
-    found, notes = run_analyzers(tmp_path, None)
+    found, notes = run_analyzers(tmp_path, None, NoSandbox())
     assert found == []
     assert any(n.startswith("ruff not found (python lint: ruff); get it: pip install ruff")
                for n in notes)  # fmt: skip
 
 
 def test_a_tool_that_fails_without_findings_is_reported(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    write_tree(tmp_path, {"app.py": "x = 1\n"})
-    _script(tmp_path / ".venv/bin/ruff", "echo 'ruff: invalid pyproject.toml' >&2; exit 2")
-    found, notes = run_analyzers(tmp_path, ["app.py"], purposes=("lint",))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    write_tree(tmp_path / "ws", {"app.py": "x = 1\n"})
+    _script(tmp_path / "bin/ruff", "echo 'ruff: invalid pyproject.toml' >&2; exit 2")
+    found, notes = run_analyzers(tmp_path / "ws", ["app.py"], NoSandbox(), purposes=("lint",))
     assert found == [] and notes == ["ruff failed (exit 2): ruff: invalid pyproject.toml"]
 
 
 def test_a_tool_that_hangs_is_stopped(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    write_tree(tmp_path, {"app.py": "x = 1\n"})
-    _script(tmp_path / ".venv/bin/ruff", "sleep 60")
-    found, notes = run_analyzers(tmp_path, ["app.py"], purposes=("lint",), timeout=0.5)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    write_tree(tmp_path / "ws", {"app.py": "x = 1\n"})
+    _script(tmp_path / "bin/ruff", "sleep 60")
+    found, notes = run_analyzers(
+        tmp_path / "ws", ["app.py"], NoSandbox(), purposes=("lint",), timeout=0.5
+    )
     assert found == [] and notes == ["ruff timed out after 0.5 s"]
 
 
 def test_many_files_are_split_into_batches(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", VENV_BIN)
     write_tree(tmp_path, {f"m{i:04}.py": "" for i in range(BATCH * 2 + 5)})
-    jobs, _ = plan(tmp_path, None, ("lint",))
+    jobs, _ = plan(tmp_path, None, ("lint",), confined=False)
     assert [len(j.files) for j in jobs] == [BATCH, BATCH, 5]
 
 
@@ -90,7 +94,7 @@ def test_a_command_shared_by_languages_runs_once_over_all_their_files(tmp_path, 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     write_tree(tmp_path, {"a.py": "", "b.js": "", "c.txt": "", ".semgrep.yml": "rules: []\n"})
     _script(tmp_path / ".venv/bin/semgrep", "exit 0")
-    jobs, _ = plan(tmp_path, None, ("analyze",))
+    jobs, _ = plan(tmp_path, None, ("analyze",), confined=True)
     semgrep = [j for j in jobs if j.command.name == "semgrep"]
     assert [j.files for j in semgrep] == [("a.py", "b.js")]
 
@@ -100,25 +104,35 @@ def test_semgrep_is_not_run_without_the_projects_rules(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     write_tree(tmp_path, {"a.py": ""})
     _script(tmp_path / ".venv/bin/semgrep", "exit 0")
-    jobs, notes = plan(tmp_path, None, ("analyze",))
+    jobs, notes = plan(tmp_path, None, ("analyze",), confined=True)
     assert not [j for j in jobs if j.command.name == "semgrep"]
     assert not [n for n in notes if n.startswith("semgrep")]
 
 
-def test_the_runner_gets_expanded_templates(tmp_path, monkeypatch):
+class Recording:
+    """A sandbox that runs nothing and remembers what it was asked to run."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.seen = []
+
+    def run(self, argv, cwd, env, limits):
+        self.seen.append((argv, cwd, env, limits))
+        return Result(0, "")
+
+
+def test_the_sandbox_gets_expanded_templates_and_the_minimal_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-linters")
     write_tree(tmp_path, {"A.java": "class A {}\n", "B.java": "class B {}\n"})
-    seen = []
-
-    def runner(argv, cwd, timeout):
-        seen.append((argv, cwd, timeout))
-        return RunOutput(0, "")
-
     if not shutil.which("javac"):
         pytest.skip("javac is not installed")
-    found, notes = run_analyzers(tmp_path, None, ("lint",), timeout=7, runner=runner)
+    box = Recording()
+    found, notes = run_analyzers(tmp_path, None, box, ("lint",), timeout=7)
     assert found == [] and notes == []
-    [(argv, cwd, timeout)] = seen
+    [(argv, cwd, env, limits)] = box.seen
     assert argv[0] == shutil.which("javac") and argv[-2:] == ["A.java", "B.java"]
     assert argv[argv.index("-d") + 1].startswith("/") and "{tmp}" not in " ".join(argv)
-    assert (cwd, timeout) == (tmp_path, 7)
+    assert (cwd, limits.timeout) == (tmp_path, 7)
+    assert env["PATH"] == "/usr/bin:/bin" and "OPENAI_API_KEY" not in env

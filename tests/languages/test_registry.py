@@ -15,9 +15,11 @@ from glasscoder.languages.registry import (
     by_name,
     detect,
     find_program,
+    host_path,
     language_for,
     missing_note,
     project_files,
+    workspace_program,
 )
 from tests.languages.polyglot import ALL_LANGUAGES, POLYGLOT, write_tree
 
@@ -96,21 +98,50 @@ def _executable(path: Path) -> Path:
     return path
 
 
-def test_find_program_prefers_the_projects_own_copy(tmp_path, monkeypatch):
-    cmd = Command("eslint", ("eslint", "{files}"), "lint", "eslint-json", "eslint", "npm i eslint")
+ESLINT = Command("eslint", ("eslint", "{files}"), "lint", "eslint-json", "eslint", "npm i eslint")
+
+
+def test_find_program_prefers_the_projects_own_copy_when_confined(tmp_path, monkeypatch):
     on_path = _executable(tmp_path / "global" / "eslint")
     monkeypatch.setenv("PATH", str(on_path.parent))
     root = tmp_path / "repo"
     root.mkdir()
-    assert find_program(cmd, root) == str(on_path)
+    assert find_program(ESLINT, root, confined=True) == str(on_path)
     local = _executable(root / "node_modules" / ".bin" / "eslint")
-    assert find_program(cmd, root) == str(local)
+    assert find_program(ESLINT, root, confined=True) == str(local)
+    assert workspace_program(ESLINT, root) == str(local)
+
+
+def test_unconfined_never_takes_a_program_from_the_workspace(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    _executable(root / "node_modules" / ".bin" / "eslint")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert find_program(ESLINT, root, confined=False) is None  # the local copy is not used
+    # Nor through PATH: an activated venv inside the workspace, or a relative entry.
+    in_ws = _executable(root / "tools" / "eslint")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(in_ws.parent), "tools", ""]))
+    assert find_program(ESLINT, root, confined=False) is None
+    assert find_program(ESLINT, root, confined=True) == str(root / "node_modules/.bin/eslint")
+    on_path = _executable(tmp_path / "global" / "eslint")
+    monkeypatch.setenv("PATH", os.pathsep.join([str(in_ws.parent), str(on_path.parent)]))
+    assert find_program(ESLINT, root, confined=False) == str(on_path)
+
+
+def test_host_path_drops_folders_inside_the_workspace(tmp_path):
+    root = tmp_path / "repo"
+    (root / "sub").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(root / "sub")  # a way into the workspace from outside
+    path = os.pathsep.join(
+        [str(root), str(root / "sub"), str(tmp_path / "link"), "rel", "", "/usr/bin", str(tmp_path)]
+    )
+    assert host_path(root, path) == os.pathsep.join(["/usr/bin", str(tmp_path)])
 
 
 def test_a_missing_program_is_none_with_an_install_hint(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     cmd = next(c for c in by_name("shell").commands if c.name == "shellcheck")
-    assert find_program(cmd, tmp_path) is None
+    assert find_program(cmd, tmp_path, confined=True) is None
     note = missing_note(cmd, "shell")
     assert note.startswith("shellcheck not found (shell lint") and "apt install shellcheck" in note
 
@@ -121,4 +152,4 @@ def test_a_non_executable_local_file_is_not_a_program(tmp_path, monkeypatch):
     (tmp_path / ".venv" / "bin" / "ruff").write_text("not a program")
     cmd = next(c for c in by_name("python").commands if c.name == "ruff")
     assert not os.access(tmp_path / ".venv" / "bin" / "ruff", os.X_OK)
-    assert find_program(cmd, tmp_path) is None
+    assert find_program(cmd, tmp_path, confined=True) is None

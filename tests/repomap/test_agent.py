@@ -23,7 +23,7 @@ def make_agent(root: Path, tmp_path: Path, replies: list, approval: str = "auto"
     session.append({"role": "system", "content": SYSTEM})
     workspace = Workspace(root)
     notices: list[str] = []
-    intro = first_turn_map(workspace, tokens, notices.append)
+    intro = first_turn_map(workspace, tokens, notices.append, 0)  # 0: waits, however long
     ctx = ToolContext(workspace, None)
     agent = Agent(model, default_tools(), ctx, Approval(approval, []), session, task_context=intro)
     return agent, model, notices
@@ -98,13 +98,14 @@ def test_headless_run_sends_the_map_in_the_first_user_message(buggy_repo, xdg) -
         tools = [t["function"]["name"] for t in body["tools"]]
         return body["messages"][1]["content"], tools
 
+    config = xdg / "config" / "glasscoder" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("map_time = 0\n")  # the map however slow the machine; test_budget.py: less
     content, tools = first_user_message()
     assert content.startswith("Make test_calc pass.\n\n" + MAP_HEADER)
     assert "calc.py:\n  1: def add(a, b):" in content and "test_add" in content
     assert "TOPSECRET" not in content  # secrets.txt is git-ignored
     assert {"find_symbol", "repo_map"} <= set(tools)
-    config = xdg / "config" / "glasscoder" / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text("map_tokens = 0\n")
     content, _ = first_user_message()
     assert content == "Make test_calc pass."

@@ -78,3 +78,26 @@ def test_a_damaged_cache_row_is_parsed_again(repo: Path) -> None:
     again = fresh_index(repo)
     again.update()
     assert again.parses == 5 and again.files == index.files
+
+
+def test_a_build_cut_short_keeps_the_tags_it_parsed(repo: Path, monkeypatch) -> None:
+    """A run may end while its background build is still going: what it parsed is kept."""
+    import pytest
+
+    from glasscoder.repomap import index as index_module
+
+    monkeypatch.setattr(index_module, "SAVE_EVERY", 2)
+    cut = fresh_index(repo)
+    real_parse = cut._parse
+
+    def parse_three_then_stop(lang: str, data: bytes):
+        if cut.parses == 3:
+            raise KeyboardInterrupt  # stands in for the process ending mid-build
+        return real_parse(lang, data)
+
+    monkeypatch.setattr(cut, "_parse", parse_three_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        cut.update()
+    index = fresh_index(repo)
+    stats = index.update()
+    assert stats.files == 5 and index.parses == 3  # the first two were saved, not parsed again

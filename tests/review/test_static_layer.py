@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from glasscoder.review.runner import run_review
+from glasscoder.sandbox.choose import Choice, choose
 from glasscoder.workspace import Workspace
 from tests.review.conftest import make_repo
 
@@ -37,8 +38,16 @@ C = {
 }
 
 
+def confined() -> Choice:
+    """The default choice, as `glasscoder review` makes it; these tests need it to confine."""
+    choice = choose("auto")
+    if choice.sandbox is None:
+        pytest.skip(f"no sandbox here: {choice.problem}")
+    return choice
+
+
 def review(root: Path) -> list[tuple[str, int, str]]:
-    result = run_review(Workspace(root), [], None, None, lambda _: None)
+    result = run_review(Workspace(root), [], None, None, lambda _: None, confined())
     return [(f.file, f.line, f.rule_id) for f in result.findings]
 
 
@@ -75,7 +84,8 @@ def test_c_bugs_found_by_gcc_and_cppcheck(tmp_path: Path) -> None:
 
 def test_a_missing_analyzer_is_a_note_with_the_install_hint(tmp_path: Path, monkeypatch) -> None:
     root = make_repo(tmp_path / "py", {"a.py": "x = 1\n"})
+    choice = confined()  # before PATH loses bwrap
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    result = run_review(Workspace(root), [], None, None, lambda _: None)
+    result = run_review(Workspace(root), [], None, None, lambda _: None, choice)
     assert result.findings == []
     assert any("ruff not found" in note and "pip install ruff" in note for note in result.notes)

@@ -378,6 +378,63 @@ def test_which_addresses_are_special(address, special) -> None:
     assert bool(special_kind(ip)) is special
 
 
+# Teredo 2001:0:<server>:<flags>:<port ^ ffff>:<client ^ ffffffff>: the client here is
+# 127.0.0.1 (80ff:fffe inverted), the server 65.54.227.120; the second one's client is 8.8.8.8.
+_TEREDO_LOOPBACK = "2001:0:4136:e378:8000:63bf:80ff:fffe"
+_TEREDO_PUBLIC = "2001:0:4136:e378:8000:63bf:f7f7:f7f7"
+
+
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [("::7f00:1", "127.0.0.1"),  # IPv4-compatible
+     ("::a00:1", "10.0.0.1"),
+     ("64:ff9b::a9fe:a9fe", "169.254.169.254"),  # NAT64, well-known prefix
+     ("64:ff9b::7f00:1", "127.0.0.1"),
+     ("2002:7f00:1::1", "127.0.0.1"),  # 6to4
+     ("2002:a9fe:a9fe:1::5", "169.254.169.254"),
+     ("::ffff:0:7f00:1", "127.0.0.1"),  # IPv4-translated
+     ("::ffff:0:c0a8:101", "192.168.1.1"),
+     (_TEREDO_LOOPBACK, "127.0.0.1")],
+)  # fmt: skip
+def test_ipv6_forms_wrapping_a_special_ipv4_are_judged_by_it(address, inner) -> None:
+    ip = parse_ip(address)
+    assert ip is not None
+    assert special_kind(ip).startswith(f"{inner} inside an IPv6 form, ")
+    refusal = AllowList.parse(["example.com"]).address_refusal(ip, 443, connect=True)
+    assert refusal.startswith(f"{ip} is {inner} inside an IPv6 form")
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [("fec0::1", "site-local"), ("feff:1::2", "site-local"),
+     ("64:ff9b:1::808:808", "local-use NAT64"), ("64:ff9b:1:ffff::1", "local-use NAT64"),
+     ("::808:808", "IPv4-compatible"), ("::5db8:d70e", "IPv4-compatible"),
+     (_TEREDO_PUBLIC, "private or reserved")],
+)  # fmt: skip
+def test_ipv6_ranges_that_are_never_public(address, kind) -> None:
+    ip = parse_ip(address)
+    assert ip is not None
+    assert kind in special_kind(ip)
+
+
+@pytest.mark.parametrize(
+    "address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:0:808:808", "::ffff:8.8.8.8",
+                "2001:4860:4860::8888", "fe00::1"],
+)  # fmt: skip
+def test_ipv6_forms_wrapping_a_public_ipv4_stay_public(address) -> None:
+    ip = parse_ip(address)
+    assert ip is not None
+    assert special_kind(ip) == ""
+    assert AllowList.parse(["example.com"]).address_refusal(ip, 443, connect=True) == ""
+
+
+def test_a_wrapped_address_is_allowed_only_by_an_entry_naming_it() -> None:
+    ip = parse_ip("::ffff:0:7f00:1")
+    assert ip is not None
+    assert AllowList.parse(["[::ffff:0:7f00:1]:8080"]).address_refusal(ip, 8080, True) == ""
+    assert AllowList.parse(["127.0.0.1:8080"]).address_refusal(ip, 8080, True) != ""
+
+
 def test_a_repository_config_cannot_set_the_allow_list(tmp_path, xdg, monkeypatch) -> None:
     (tmp_path / ".glasscoder").mkdir()
     (tmp_path / ".glasscoder" / "config.toml").write_text('allow_net = ["evil.test"]\n')

@@ -89,10 +89,12 @@ def test_read_file_default_limit_and_footer(root: Path, ctx: ToolContext) -> Non
 
 
 def test_read_file_cuts_long_lines(root: Path, ctx: ToolContext) -> None:
-    (root / "min.js").write_text("x" * 5000 + "\nshort\n")
+    (root / "min.js").write_text("f(a);" * 1000 + "\nshort\n" + "x" * 5000 + "\n")
     lines = ReadFile().run({"path": "min.js"}, ctx).text.split("\n")
-    assert lines[0] == "     1\t" + "x" * 2000 + " [... line cut, 3000 more characters]"
+    assert lines[0] == "     1\t" + "f(a);" * 400 + " [... line cut, 3000 more characters]"
     assert lines[1] == "     2\tshort"
+    # A cut never leaves part of a token (it could be part of a key): all of it goes.
+    assert lines[2] == "     3\t [... line cut, 5000 more characters]"
 
 
 def test_read_file_respects_output_limit(root: Path) -> None:

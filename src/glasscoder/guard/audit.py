@@ -18,17 +18,19 @@ docs/audit.md describes the format for people and compliance tooling.
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import hmac
 import json
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from glasscoder.guard.audit_index import (
     DEFAULT_INDEX,
@@ -39,7 +41,9 @@ from glasscoder.guard.audit_index import (
     has_head,
     heads_dir,
     indexed_logs,
+    placement_problem,
     read_head,
+    session_of,
     slot_for,
     unreadable_heads,
     write_head,
@@ -66,6 +70,8 @@ __all__ = [
     "indexed_logs",
     "iter_records",
     "key_path",
+    "placement_problem",
+    "session_of",
     "unreadable_heads",
     "verify",
 ]
@@ -107,6 +113,12 @@ class AuditLog:
         self.path = Path(path)
         self._key = audit_key() if key is None else key
         self._slot: HeadSlot | None = slot_for(self.path, index)
+        misplaced = placement_problem(self.path, index)
+        if misplaced:
+            raise AuditError(f"The audit log {self.path} cannot be written: {misplaced}")
+        # A session's log also gets a line in the sessions ledger when it is created, so that
+        # removing the session together with its head file still shows (audit_ledger.py).
+        self._ledger = bool(index is DEFAULT_INDEX and self._slot and session_of(self._slot.name))
         self._lock = threading.Lock()  # the transport may record from several threads
         self._next_seq, self._head, self._size = 0, GENESIS, 0
         self._catch_up()
@@ -133,7 +145,7 @@ class AuditLog:
     def _append_locked(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # 0o600: the log holds whole prompts, which may quote private code.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = _open_log(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # another AuditLog on this file waits its turn
             if os.fstat(fd).st_size != self._size:
@@ -150,6 +162,10 @@ class AuditLog:
             self._size += len(line) + 1
             if self._slot is not None:  # under the log's lock: heads of one log never race
                 write_head(self._slot, self._key, IndexEntry(record["seq"], self._head))
+            if record["seq"] == 0 and self._ledger and self._slot is not None:
+                from glasscoder.guard.audit_ledger import record_created  # it writes an AuditLog
+
+                record_created(self._slot.name, self._key)
         finally:
             os.close(fd)
         return record
@@ -173,6 +189,24 @@ class AuditLog:
             )
 
 
+def _open_log(path: Path, flags: int = os.O_RDONLY) -> int:
+    """A descriptor on the log itself: a symbolic link in its place is refused, never followed
+    (the head file checked is the one named for this path, so the bytes must be this path's)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise AuditError(
+            f"The audit log {path} is a symbolic link; glasscoder does not follow it. "
+            "Run `glasscoder audit verify` and keep the file as evidence."
+        ) from None
+
+
+def _read_log(path: Path) -> BinaryIO:
+    return os.fdopen(_open_log(path), "rb")
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -193,10 +227,15 @@ def _encode_line(record: dict[str, Any]) -> bytes:
 
 def _resume_point(path: Path, key: bytes) -> tuple[int, str, int]:
     """The next seq, the head hash and the size of an existing log (0, GENESIS, 0 if new)."""
-    size = path.stat().st_size if path.exists() else 0
+    try:
+        f = _read_log(path)
+    except FileNotFoundError:
+        return 0, GENESIS, 0
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        line = _last_line(f) if size else None
     if size == 0:
         return 0, GENESIS, 0
-    line = _last_line(path)
     record = _parse(line)
     if line is None or record is None or type(record.get("seq")) is not int:
         raise AuditError(
@@ -206,22 +245,21 @@ def _resume_point(path: Path, key: bytes) -> tuple[int, str, int]:
     return record["seq"] + 1, chain_hash(line, key), size
 
 
-def _last_line(path: Path) -> bytes | None:
+def _last_line(f: BinaryIO) -> bytes | None:
     """The last complete line without its newline, read from the end; None if the tail is torn."""
-    with path.open("rb") as f:
-        pos = f.seek(0, os.SEEK_END)
-        buf = b""
-        while pos > 0:
-            step = min(_READ_BLOCK, pos)
-            pos -= step
-            f.seek(pos)
-            buf = f.read(step) + buf
-            if not buf.endswith(b"\n"):
-                return None
-            cut = buf.rfind(b"\n", 0, len(buf) - 1)
-            if cut != -1:
-                return buf[cut + 1 : -1]
-        return buf[:-1]
+    pos = f.seek(0, os.SEEK_END)
+    buf = b""
+    while pos > 0:
+        step = min(_READ_BLOCK, pos)
+        pos -= step
+        f.seek(pos)
+        buf = f.read(step) + buf
+        if not buf.endswith(b"\n"):
+            return None
+        cut = buf.rfind(b"\n", 0, len(buf) - 1)
+        if cut != -1:
+            return buf[cut + 1 : -1]
+    return buf[:-1]
 
 
 def _parse(line: bytes | None) -> dict[str, Any] | None:
@@ -236,7 +274,7 @@ def _parse(line: bytes | None) -> dict[str, Any] | None:
 
 def iter_records(path: Path | str) -> Iterator[dict[str, Any]]:
     """Every record in order, for `audit show`; raises AuditError at a line that is not JSON."""
-    with Path(path).open("rb") as f:
+    with _read_log(Path(path)) as f:
         for i, line in enumerate(f):
             record = _parse(line.rstrip(b"\n"))
             if record is None:
@@ -253,18 +291,29 @@ def verify(
     """Check the whole chain and the log's end against the index; the reason names what broke."""
     path = Path(path)
     slot = slot_for(path, index)
+    misplaced = placement_problem(path, index)
+    if misplaced:
+        return VerifyResult(False, 0, None, misplaced)
     try:
         key = audit_key(create=False) if key is None else key
         entry = None if slot is None else read_head(slot, key)
+        return _verify_file(path, key, slot, entry)
     except AuditError as exc:
         return VerifyResult(False, _count_lines(path), None, str(exc))
-    if not path.is_file():
+
+
+def _verify_file(
+    path: Path, key: bytes, slot: HeadSlot | None, entry: IndexEntry | None
+) -> VerifyResult:
+    if os.path.islink(path):
+        return VerifyResult(False, 0, None, f"{path} is a symbolic link; it is not followed.")
+    if not _is_plain_file(path):
         if entry is not None:
             deleted = f"but the audit index says it had {entry.seq + 1} records: it was deleted."
             return VerifyResult(False, 0, None, f"There is no audit log at {path}, {deleted}")
         return VerifyResult(False, 0, None, f"There is no audit log at {path}.")
     total = _count_lines(path)
-    with path.open("rb") as f:
+    with _read_log(path) as f:
         problem = _first_problem(iter(f), key, entry)
     if problem is None and slot is not None and entry is None and total:
         problem = None, "the audit index has no entry for this log, so a cut tail would not show."
@@ -281,11 +330,18 @@ def _intact(total: int, entry: IndexEntry | None) -> str:
     return f"{total} records, chain intact, end matches the audit index{extra}."
 
 
+def _is_plain_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _count_lines(path: Path) -> int:
     try:
-        with path.open("rb") as f:
+        with _read_log(path) as f:
             return sum(1 for _ in f)
-    except OSError:
+    except (OSError, AuditError):
         return 0
 
 

@@ -6,6 +6,8 @@ an emptied or a deleted log all leave an intact chain. The head file remembers w
 ended; its MAC (under the per-user key) binds seq and head to the log's name, so an entry cannot
 be edited or copied to another log without the key. One small file per log, replaced whole
 under the log's own lock, keeps an append's cost independent of how many logs exist.
+A log is named by its path as written, and a log behind a symbolic link below the data home is
+refused (``placement_problem``), so the head checked is always the one of the bytes read.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,7 +52,7 @@ class IndexEntry:
 @dataclass(frozen=True)
 class HeadSlot:
     file: Path  # the log's head file
-    name: str  # the log's path relative to the heads folder's parent (absolute when outside)
+    name: str  # the log's path as written, relative to the heads folder's parent, or absolute
 
 
 def heads_dir() -> Path:
@@ -57,17 +60,62 @@ def heads_dir() -> Path:
 
 
 def slot_for(log: Path, index: IndexArg) -> HeadSlot | None:
-    """Where the head of log is kept, or None when it has no index."""
+    """Where the head of log is kept, or None when it has no index.
+
+    The name is the log's path as written, never resolved: resolving would let a session folder
+    moved away and linked back be looked up under a name that has no head file, so its cut
+    tail would pass. ``placement_problem`` refuses such a link instead.
+    """
     if index is None:
         return None
     if isinstance(index, _Default):
-        if not log.resolve().is_relative_to(data_home().resolve()):
+        if not _lexical(log).is_relative_to(_lexical(data_home())):
             return None
         index = heads_dir()
     folder = Path(index)
-    resolved, base = log.resolve(), folder.parent.resolve()
-    name = resolved.relative_to(base).as_posix() if resolved.is_relative_to(base) else str(resolved)
+    path, base = _lexical(log), _lexical(folder.parent)
+    name = path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
     return HeadSlot(folder / f"{_digest(name)}.json", name)
+
+
+def placement_problem(log: Path, index: IndexArg) -> str | None:
+    """Why a log kept under its index's folder cannot be trusted where it lies, None if it can:
+    a symbolic link on the way down to it (the log itself, its session folder, ``sessions``),
+    or a path that resolves outside that folder."""
+    slot = slot_for(log, index)
+    if slot is None or Path(slot.name).is_absolute():
+        return None  # a log outside the data home: opened without following a final link
+    base = _lexical(slot.file.parent.parent)
+    current = base
+    for part in Path(slot.name).parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            break  # a missing log is for the caller to report
+        except OSError as exc:
+            return f"{current} cannot be checked ({exc.strerror})."
+        if stat.S_ISLNK(mode):
+            return (
+                f"{current} is a symbolic link: an audit log and its folders must lie in {base} "
+                "itself, so that the log checked is the one its head file describes."
+            )
+    if not Path(os.path.realpath(current)).is_relative_to(os.path.realpath(base)):
+        return f"{log} resolves outside {base}."
+    return None
+
+
+def session_of(name: str) -> str | None:
+    """The session id when name is a session's log (``sessions/ID/audit.jsonl``), else None."""
+    parts = name.split("/")
+    if len(parts) == 3 and parts[0] == "sessions" and parts[2] == "audit.jsonl":
+        return parts[1] if parts[1] not in ("", ".", "..") else None
+    return None
+
+
+def _lexical(path: Path) -> Path:
+    """Absolute, with . and .. folded by text alone (no symbolic link is followed)."""
+    return Path(os.path.abspath(path))
 
 
 def read_head(slot: HeadSlot, key: bytes) -> IndexEntry | None:

@@ -68,6 +68,9 @@ def redact_value(value: Any, redactor: TextRedactor, counts: Counter[str]) -> An
 def _redact_string(text: str, redactor: TextRedactor, counts: Counter[str]) -> str:
     nested = _json_or_none(text) if text[:1] in ("{", "[") else None
     if nested is not None:
+        # Read whole first: split into keys and values, '{"db_password": "..."}' would lose
+        # the name that marks its value. What this finds, the redactor then knows by value.
+        redactor.redact(text)
         inner = Counter[str]()
         redacted = redact_value(nested, redactor, inner)
         if not inner:

@@ -4,13 +4,15 @@ Sources:
 
 - environment variables whose names look secret (``*_API_KEY``, ``*TOKEN*``, ``*SECRET*``,
   ``*PASSWORD*``, ``*CREDENTIAL*``...);
-- ``.env`` files of the workspace: ``.env``, ``.env.*`` and ``*.env`` at the top level and
-  in the top-level config folders named in ``CONFIG_DIRS`` (one level, never node_modules or
-  .git). A value counts when its key looks secret, or when the value itself looks like a
+- ``.env`` files of the workspace: ``.env``, ``.env.*`` and ``*.env`` at any depth (a command
+  can print ``services/api/.env``), skipping ``SKIP_DIRS`` (dependencies, builds, caches). A
+  value counts when its key looks secret, or when the value itself looks like a
   credential (``secret_rules.looks_like_credential`` with at least 16 characters), or when it
   is a URL carrying a password (the password counts);
 - ``~/.netrc`` (or ``$NETRC``) passwords;
-- git credential stores: ``~/.git-credentials`` and ``$XDG_CONFIG_HOME/git/credentials``.
+- git credential stores: ``~/.git-credentials`` and ``$XDG_CONFIG_HOME/git/credentials``;
+- the credential files of other developer tools (AWS, Docker, npm, PyPI and pip, GitHub CLI
+  and hub, Kubernetes, Google Cloud, Cargo, RubyGems, Terraform): ``credential_files.py``.
 
 For a login and password pair, the base64 of ``login:password`` (an HTTP Basic
 ``Authorization`` header) is a known secret too. Unreadable or malformed files are skipped
@@ -19,24 +21,44 @@ without a word: this runs before every session and must never fail it, nor print
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from glasscoder.guard.redact import KnownSecret
+from glasscoder.guard.credential_files import (
+    basic_auth,
+    credential_file_secrets,
+    read_small,
+    unquote_value,
+    url_password,
+)
+from glasscoder.guard.redact import KnownSecret, worth_redacting
 from glasscoder.guard.secret_rules import is_placeholder, is_pointer_name, looks_like_credential
 
-CONFIG_DIRS = ("config", "configs", "conf", "deploy", "docker", "env", "envs", ".devcontainer")
-MAX_FILE_BYTES = 1024 * 1024
+# Folders of dependencies, builds and caches: their .env files are not the project's own.
+SKIP_DIRS = frozenset(
+    {".git", "node_modules", ".venv", "venv", "__pycache__", "target", "dist", "build",
+     ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages", ".cache"}
+)  # fmt: skip
+WALK_BUDGET = 200_000  # directory entries looked at, at most (~0.2 s on a cold disk)
 # Name parts (split at "_", "-" and ".") that mark a variable as holding a secret.
 _SECRET_PARTS = re.compile(
     r"(?i)^(?:\w*(?:token|secret|password|passwd|passphrase|credential)s?"
     r"|key|apikey|accesskey|secretkey|privatekey|pat|auth)$"
 )
-_NOT_SECRET_NAMES = frozenset({"PWD", "OLDPWD", "GIT_ASKPASS", "SSH_ASKPASS", "SSH_AUTH_SOCK"})
+# GOOGLE_APPLICATION_CREDENTIALS names a file (read by credential_files.py), not a secret.
+_NOT_SECRET_NAMES = frozenset(
+    {
+        "PWD",
+        "OLDPWD",
+        "GIT_ASKPASS",
+        "SSH_ASKPASS",
+        "SSH_AUTH_SOCK",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    }
+)
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.*?)\s*$")
 
 
@@ -51,10 +73,12 @@ def collect_known_secrets(
         *_from_netrc(Path(env.get("NETRC") or home / ".netrc")),
         *_from_git_credentials(home / ".git-credentials"),
         *_from_git_credentials(_xdg_config(env, home) / "git" / "credentials"),
+        *credential_file_secrets(env, home, workspace),
     ]
     unique: dict[str, KnownSecret] = {}
     for secret in found:
-        unique.setdefault(secret.value, secret)
+        if worth_redacting(secret.value):  # the redactor would drop the rest anyway
+            unique.setdefault(secret.value, secret)
     return list(unique.values())
 
 
@@ -75,15 +99,6 @@ def _xdg_config(env: Mapping[str, str], home: Path) -> Path:
     return Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else home / ".config"
 
 
-def _read(path: Path) -> str | None:
-    try:
-        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-
-
 def _from_env(env: Mapping[str, str]) -> Iterator[KnownSecret]:
     for name, value in env.items():
         if value and secret_name(name) and not is_placeholder(value):
@@ -91,21 +106,35 @@ def _from_env(env: Mapping[str, str]) -> Iterator[KnownSecret]:
 
 
 def _dotenv_paths(workspace: Path) -> Iterator[Path]:
-    folders = [workspace, *(workspace / d for d in CONFIG_DIRS)]
-    for folder in folders:
+    """Every .env file of the workspace, at any depth (services/api/.env), skipping the folders
+    of dependencies and builds; bounded, so a huge tree costs a fixed amount of time."""
+    budget = WALK_BUDGET
+    stack = [workspace]
+    while stack and budget > 0:
+        folder = stack.pop()
         try:
-            entries = sorted(folder.iterdir())
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError:
             continue
+        budget -= len(entries)
         for entry in entries:
-            name = entry.name
-            if name == ".env" or name.startswith(".env.") or name.endswith(".env"):
-                yield entry
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIP_DIRS:
+                        stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) and _is_dotenv(entry.name):
+                    yield Path(entry.path)
+            except OSError:
+                continue
+
+
+def _is_dotenv(name: str) -> bool:
+    return name == ".env" or name.startswith(".env.") or name.endswith(".env")
 
 
 def _from_dotenv_files(workspace: Path) -> Iterator[KnownSecret]:
     for path in _dotenv_paths(workspace):
-        text = _read(path)
+        text = read_small(path)
         if text is None:
             continue
         where = path.relative_to(workspace).as_posix()
@@ -117,43 +146,18 @@ def _dotenv_line(line: str, source: str) -> Iterator[KnownSecret]:
     match = _DOTENV_LINE.match(line)
     if match is None or line.lstrip().startswith("#"):
         return
-    key, value = match.group(1), _unquote(match.group(2))
-    url_password = _url_password(value)
-    if url_password:
-        yield KnownSecret(url_password, "dotenv-secret", source)
+    key, value = match.group(1), unquote_value(match.group(2))
+    password = url_password(value)
+    if password:
+        yield KnownSecret(password, "dotenv-secret", source)
     elif (secret_name(key) and not is_placeholder(value)) or looks_like_credential(
         value, min_len=16
     ):
         yield KnownSecret(value, "dotenv-secret", source)
 
 
-def _unquote(value: str) -> str:
-    if value[:1] in ("'", '"'):  # a quoted value ends at its closing quote
-        end = value.find(value[0], 1)
-        if end > 0:
-            return value[1:end]
-    return re.sub(r"\s+#.*$", "", value)  # an unquoted value ends at an inline comment
-
-
-def _url_password(value: str) -> str | None:
-    if "://" not in value or "@" not in value:
-        return None
-    try:
-        password = urlsplit(value).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
-
-
-def _basic_auth(login: str, password: str, kind: str, source: str) -> Iterator[KnownSecret]:
-    yield KnownSecret(password, kind, source)
-    if login:
-        pair = base64.b64encode(f"{login}:{password}".encode()).decode()
-        yield KnownSecret(pair, kind, f"{source} (as HTTP Basic auth)")
-
-
 def _from_netrc(path: Path) -> Iterator[KnownSecret]:
-    text = _read(path)
+    text = read_small(path)
     if text is None:
         return
     machine, login, in_macro = "default", "", False
@@ -172,7 +176,7 @@ def _from_netrc(path: Path) -> Iterator[KnownSecret]:
             elif token == "login":
                 login = value
             elif token == "password" and value:
-                yield from _basic_auth(login, value, "netrc-password", f"netrc {machine}")
+                yield from basic_auth(login, value, "netrc-password", f"netrc {machine}")
         elif token == "default":
             machine, login = "default", ""
 
@@ -189,7 +193,7 @@ def _netrc_tokens(text: str) -> Iterator[str]:
 
 
 def _from_git_credentials(path: Path) -> Iterator[KnownSecret]:
-    text = _read(path)
+    text = read_small(path)
     if text is None:
         return
     for line in text.splitlines():
@@ -201,4 +205,4 @@ def _from_git_credentials(path: Path) -> Iterator[KnownSecret]:
         if password:
             source = f"git credentials for {url.hostname or 'a host'}"
             login = unquote(login or "")
-            yield from _basic_auth(login, unquote(password), "git-credential", source)
+            yield from basic_auth(login, unquote(password), "git-credential", source)

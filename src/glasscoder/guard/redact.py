@@ -70,6 +70,10 @@ def _encodings(value: str) -> Iterator[str]:
     yield base64.b64encode(value.encode()).decode().rstrip("=")
 
 
+def _kind_of(placeholder: str) -> str:
+    return placeholder[len("[REDACTED:") :].rsplit(":", 1)[0]
+
+
 class _KnownMatcher:
     """One regular expression over every encoding of every known value, longest first."""
 
@@ -114,8 +118,12 @@ class Redactor:
         self._placeholders: dict[str, str] = {}  # secret text -> placeholder
         self._values: dict[str, str] = {}  # placeholder -> secret text
         self._numbers: Counter[str] = Counter()  # kind -> placeholders issued
-        self._cache: OrderedDict[str, tuple[str, Counter[str]]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[str, Counter[str], int]] = OrderedDict()
         self._cache_chars = 0
+        # Every value replaced so far, matched exactly from then on: once a rule has seen a
+        # password beside its name, renaming the variable must not bring it back into view.
+        self._seen = _KnownMatcher(())
+        self._seen_size = 0  # len(self._placeholders) when _seen was built
 
     @property
     def degraded(self) -> str | None:
@@ -130,10 +138,17 @@ class Redactor:
     def redact(self, text: str) -> tuple[str, Counter[str]]:
         with self._lock:
             hit = self._cache.get(text)
-            if hit is not None:
+            if hit is not None and hit[2] == len(self._placeholders):
                 self._cache.move_to_end(text)
                 return hit[0], Counter(hit[1])
-        spans = merge(self._find(text))  # the slow part, outside the lock
+            seen, issued = self._seen_matcher(), set(self._values)
+        if hit is not None:  # cached before the latest values were learned: look for those
+            with self._lock:
+                out, counts = self._replace(hit[0], merge(seen.find(hit[0])))
+                counts.update(hit[1])
+                self._remember(text, out, counts)
+            return out, Counter(counts)
+        spans = merge(self._find(text, seen, issued))  # the slow part, outside the lock
         with self._lock:
             out, counts = self._replace(text, spans)
             self._remember(text, out, counts)
@@ -148,15 +163,28 @@ class Redactor:
         with self._lock:
             return [m.group() for m in PLACEHOLDER.finditer(text) if m.group() in self._values]
 
-    def _find(self, text: str) -> Iterator[Span]:
-        # Placeholders already in the text are ours (or look like ours): never re-redacted.
-        marks = [m.span() for m in PLACEHOLDER.finditer(text)] if "[REDACTED:" in text else []
+    def _find(self, text: str, seen: _KnownMatcher, issued: set[str]) -> Iterator[Span]:
+        # Placeholders this redactor issued are never re-redacted. Text that only looks like
+        # one ("[REDACTED:" + a hex token + ":1]", written there to hide the token) is not
+        # exempt: what it wraps is redacted like anything else.
+        marks = []
+        if "[REDACTED:" in text:
+            marks = [m.span() for m in PLACEHOLDER.finditer(text) if m.group() in issued]
         library = self._library.scan(text) if self._library is not None else ()
         # The library's generic rules take "changeme" or "user:password@" for secrets.
         library = (s for s in library if not secret_rules.is_placeholder(text[s.start : s.end]))
-        for span in (*self._known.find(text), *secret_rules.find(text), *library):
+        found = (*self._known.find(text), *seen.find(text), *secret_rules.find(text), *library)
+        for span in found:
             if not any(a <= span.start and span.end <= b for a, b in marks):
                 yield span
+
+    def _seen_matcher(self) -> _KnownMatcher:
+        """Under the lock: a matcher for every value replaced so far, rebuilt when it grew."""
+        if self._seen_size != len(self._placeholders):
+            seen = [KnownSecret(value, _kind_of(placeholder), "seen earlier in this session")
+                    for value, placeholder in self._placeholders.items()]  # fmt: skip
+            self._seen, self._seen_size = _KnownMatcher(seen), len(self._placeholders)
+        return self._seen
 
     def _replace(self, text: str, spans: list[Span]) -> tuple[str, Counter[str]]:
         parts: list[str] = []
@@ -182,7 +210,11 @@ class Redactor:
     def _remember(self, text: str, out: str, counts: Counter[str]) -> None:
         if len(text) > CACHE_CHARS // 4:
             return
-        self._cache[text] = (out, counts)
+        # Valid while no new value is learned; after that the text is looked at again, since
+        # a value first met elsewhere may be in it too.
+        if self._cache.pop(text, None) is not None:
+            self._cache_chars -= len(text)
+        self._cache[text] = (out, counts, len(self._placeholders))
         self._cache_chars += len(text)
         while self._cache_chars > CACHE_CHARS:
             old, _ = self._cache.popitem(last=False)

@@ -2,6 +2,10 @@
 
 Parsers take a tool's combined output (stdout and stderr interleaved, which is all a sandbox
 gives back), so JSON formats are located inside it rather than assumed to be the whole text.
+
+Analyzers run through a Sandbox like any command: the programs and their configuration come
+from the repository being checked (a `.venv/bin/ruff`, an `eslint.config.js`), so they are code
+of unknown origin. Under the `none` backend only programs from outside the workspace are run.
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ from glasscoder.languages.registry import (
     applies,
     detect,
     find_program,
+    host_path,
     language_for,
     missing_note,
     project_files,
+    workspace_program,
 )
-from glasscoder.sandbox.base import Limits
+from glasscoder.sandbox.base import Limits, Result, Sandbox
 from glasscoder.sandbox.env import minimal_env
-from glasscoder.sandbox.none import NoSandbox
 
+CONFINING = frozenset({"bwrap", "landlock", "seatbelt"})  # sandbox/choose.py's real backends
 BATCH = 200  # files per invocation: keeps argv well under the kernel's limit
 WORKERS = 4
 OUTPUT_CHARS = 4_000_000  # JSON reports must arrive whole to be parsed
@@ -53,18 +59,6 @@ class Diagnostic:
         where += f":{self.column}" if self.line and self.column else ""
         rule = f" [{self.rule}]" if self.rule else ""
         return f"{where}: {self.severity}{rule}: {self.message} ({self.tool})"
-
-
-@dataclass
-class RunOutput:
-    exit_code: int | None  # None: killed on timeout
-    output: str  # stdout and stderr together
-    timed_out: bool = False
-
-
-# runner(argv, cwd, timeout) -> RunOutput; the default runs a plain subprocess, the feedback
-# loop passes one that goes through the session's sandbox.
-Runner = Callable[[list[str], Path, float], RunOutput]
 
 
 def parse(parser: str, output: str, root: Path) -> list[Diagnostic]:
@@ -111,12 +105,19 @@ class Job:
     command: Command
     language: str
     files: tuple[str, ...]  # empty for whole-project commands
+    program: str  # the executable find_program chose
+
+
+def confines(sandbox: Sandbox) -> bool:
+    """Whether commands run through sandbox are confined. Named backends only: anything else
+    (`none`, a wrapper this module does not know) counts as the host."""
+    return sandbox.name in CONFINING
 
 
 def plan(
-    root: Path, files: list[str] | None, purposes: Iterable[str]
+    root: Path, files: list[str] | None, purposes: Iterable[str], *, confined: bool
 ) -> tuple[list[Job], list[str]]:
-    """The invocations to make and the notes about missing tools, nothing run yet."""
+    """The invocations to make and the notes about missing or skipped tools, nothing run yet."""
     wanted = set(purposes)
     listed = project_files(root) if files is None else list(files)
     langs = detect(root, listed) if files is None else _languages_of(listed)
@@ -128,11 +129,23 @@ def plan(
             if cmd.purpose not in wanted or cmd in done or not applies(cmd, root):
                 continue
             done.add(cmd)  # one command shared by languages (semgrep) runs once, on all files
-            if find_program(cmd, root) is None:
+            program = find_program(cmd, root, confined=confined)
+            own = None if confined else workspace_program(cmd, root)
+            if own is not None:
+                notes.append(skipped_note(cmd, own, root, program))
+            elif program is None:
                 notes.append(missing_note(cmd, lang.name))
-                continue
-            jobs += _batches(cmd, lang, _files_for(cmd, langs, listed))
+            if program is not None:
+                jobs += _batches(cmd, lang, program, _files_for(cmd, langs, listed))
     return jobs, notes
+
+
+def skipped_note(cmd: Command, own: str, root: Path, instead: str | None) -> str:
+    """Why the workspace's copy of a tool was not run, and what ran (if anything) instead."""
+    where = relative(own, root)
+    what = f"{cmd.program} from PATH ran instead" if instead else f"{cmd.name} did not run"
+    return (f"{where} not run: analyzers are unsandboxed (--sandbox none), so no program from "
+            f"inside the workspace is used; {what}")  # fmt: skip
 
 
 def _languages_of(files: list[str]) -> list[Language]:
@@ -145,10 +158,13 @@ def _files_for(cmd: Command, langs: list[Language], files: list[str]) -> list[st
     return [f for f in files if (lang := language_for(f)) and lang.name in users]
 
 
-def _batches(cmd: Command, lang: Language, files: list[str]) -> list[Job]:
+def _batches(cmd: Command, lang: Language, program: str, files: list[str]) -> list[Job]:
     if not cmd.per_file:
-        return [Job(cmd, lang.name, ())]
-    return [Job(cmd, lang.name, tuple(files[i : i + BATCH])) for i in range(0, len(files), BATCH)]
+        return [Job(cmd, lang.name, (), program)]
+    return [
+        Job(cmd, lang.name, tuple(files[i : i + BATCH]), program)
+        for i in range(0, len(files), BATCH)
+    ]
 
 
 def expand(job: Job, root: Path, program: str, tmp: str) -> list[str]:
@@ -165,17 +181,22 @@ def expand(job: Job, root: Path, program: str, tmp: str) -> list[str]:
 def run_analyzers(
     root: Path,
     files: list[str] | None,
+    sandbox: Sandbox,
     purposes: Iterable[str] = ("lint", "analyze"),
     timeout: float = 120,
-    runner: Runner | None = None,
 ) -> tuple[list[Diagnostic], list[str]]:
-    """Run every available analyzer for the languages present, in parallel.
+    """Run every available analyzer for the languages present, in parallel, through sandbox.
 
     Returns the diagnostics (only for `files` when given) and notes: missing tools with how to
-    get them, tools that timed out or failed without a finding.
+    get them, workspace copies not run (unsandboxed), tools that timed out or failed without a
+    finding.
     """
-    jobs, notes = plan(root, files, purposes)
-    run = runner or run_subprocess
+    confined = confines(sandbox)
+    jobs, notes = plan(root, files, purposes, confined=confined)
+    env = minimal_env(TOOL_ENV)
+    if not confined:  # a child's own lookups (`#!/usr/bin/env node`) stay out of the workspace
+        env["PATH"] = host_path(root, env.get("PATH"))
+    run = _runner(sandbox, env)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         outcomes = list(pool.map(lambda job: _run_job(job, root, timeout, run), jobs))
     diagnostics: list[Diagnostic] = []
@@ -188,12 +209,23 @@ def run_analyzers(
     return diagnostics, notes
 
 
-def _run_job(job: Job, root: Path, timeout: float, run: Runner) -> tuple[list[Diagnostic], str]:
+# run(argv, cwd, timeout) -> the sandbox's Result
+_Run = Callable[[list[str], Path, float], Result]
+
+
+def _runner(sandbox: Sandbox, env: dict[str, str]) -> _Run:
+    def run(argv: list[str], cwd: Path, timeout: float) -> Result:
+        limits = Limits(timeout=timeout, output_chars=OUTPUT_CHARS)
+        return sandbox.run(argv, cwd, dict(env), limits)
+
+    return run
+
+
+def _run_job(job: Job, root: Path, timeout: float, run: _Run) -> tuple[list[Diagnostic], str]:
     cmd = job.command
-    program = find_program(cmd, root) or cmd.program
     tmp = tempfile.mkdtemp(prefix="glasscoder-")
     try:
-        out = run(expand(job, root, program, tmp), root, timeout)
+        out = run(expand(job, root, job.program, tmp), root, timeout)
     except OSError as e:
         return [], f"{cmd.name} could not start: {e.strerror or e}"
     finally:
@@ -215,14 +247,3 @@ def _first_line(text: str) -> str:
         if line.strip():
             return line.strip()[:200]
     return "(no output)"
-
-
-def run_subprocess(argv: list[str], cwd: Path, timeout: float) -> RunOutput:
-    """The default runner: the person's own tool as a plain child with a minimal environment.
-
-    It goes through the `none` backend's supervisor so a timeout kills the whole process group
-    (cargo and npm start children of their own).
-    """
-    limits = Limits(timeout=timeout, output_chars=OUTPUT_CHARS)
-    result = NoSandbox().run(argv, cwd, minimal_env(TOOL_ENV), limits)
-    return RunOutput(result.exit_code, result.output, result.timed_out)

@@ -1,6 +1,7 @@
 """Lint after an edit, and tell the model only about the problems the edit introduced.
 
-The fast per-file linters of the file's language run through the session's sandbox twice: on
+The fast per-file linters of the file's language run through the session's sandbox twice (a
+program inside the workspace only when that sandbox confines: languages.diagnostics): on
 the file as it is just before the write (the baseline) and just after. A problem counts as old
 when the baseline has one with the same tool, rule and message on the same line of code: the
 line it moved to (difflib maps lines across the edit), a line with the same text, or, for a
@@ -20,16 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from glasscoder.languages.diagnostics import (
-    OUTPUT_CHARS,
-    TOOL_ENV,
-    Diagnostic,
-    RunOutput,
-    run_analyzers,
-)
+from glasscoder.languages.diagnostics import Diagnostic, confines, run_analyzers
 from glasscoder.languages.registry import applies, find_program, language_for
-from glasscoder.sandbox.base import Limits
-from glasscoder.sandbox.env import minimal_env
 
 if TYPE_CHECKING:
     from glasscoder.sandbox.base import Sandbox
@@ -81,7 +74,7 @@ class EditFeedback:
         lang = language_for(rel)
         return lang is not None and any(
             c.purpose == "lint" and c.per_file and applies(c, self.root)
-            and find_program(c, self.root) is not None
+            and find_program(c, self.root, confined=confines(self.sandbox)) is not None
             for c in lang.commands
         )  # fmt: skip
 
@@ -90,17 +83,11 @@ class EditFeedback:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        found, _notes = run_analyzers(self.root, [rel], ("lint",), self.timeout, self._run)
+        found, _notes = run_analyzers(self.root, [rel], self.sandbox, ("lint",), self.timeout)
         self._cache[key] = found
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return found
-
-    def _run(self, argv: list[str], cwd: Path, timeout: float) -> RunOutput:
-        limits = Limits(timeout=timeout, output_chars=OUTPUT_CHARS)
-        result = self.sandbox.run(argv, cwd, minimal_env(TOOL_ENV), limits)
-        return RunOutput(None if result.timed_out else result.exit_code, result.output,
-                         result.timed_out)  # fmt: skip
 
 
 def introduced(

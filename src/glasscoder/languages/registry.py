@@ -34,7 +34,7 @@ class Command:
     argv: tuple[str, ...]  # template, see the module docstring
     purpose: str  # one of PURPOSES
     parser: str  # an output format known to languages.diagnostics.parse
-    program: str  # the executable looked up in the workspace's bin folders, then on PATH
+    program: str  # the executable: see find_program
     install: str  # how to get it, shown when it is missing
     # Root-level file patterns of which one must exist for the command to make sense
     # (tsc needs tsconfig.json, cargo a Cargo.toml); empty: always applies.
@@ -347,13 +347,40 @@ def applies(cmd: Command, root: Path) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for name in top for pattern in cmd.needs)
 
 
-def find_program(cmd: Command, root: Path) -> str | None:
-    """The executable for cmd: the project's own copy first, then PATH; None when missing."""
+def find_program(cmd: Command, root: Path, *, confined: bool) -> str | None:
+    """The executable for cmd, None when missing.
+
+    A program inside the workspace is the repository's code, as untrusted as the rest of it, so
+    the project's own copy is preferred only when the command will run `confined` (in a
+    sandbox). Unconfined, the search is PATH without its folders inside the workspace.
+    """
+    if confined:
+        return workspace_program(cmd, root) or shutil.which(cmd.program)
+    return shutil.which(cmd.program, path=host_path(root))
+
+
+def workspace_program(cmd: Command, root: Path) -> str | None:
+    """The project's own copy of cmd's program (LOCAL_BIN_DIRS), or None."""
     for folder in LOCAL_BIN_DIRS:
         candidate = root / folder / cmd.program
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
-    return shutil.which(cmd.program)
+    return None
+
+
+def host_path(root: Path, path: str | None = None) -> str:
+    """PATH (default: this process's) without the folders inside root, nor relative ones (which
+    resolve against a working directory that may be the workspace)."""
+    value = os.environ.get("PATH", os.defpath) if path is None else path
+    base = root.resolve()
+    kept = []
+    for entry in value.split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            continue
+        real = Path(os.path.realpath(entry))
+        if real != base and base not in real.parents:
+            kept.append(entry)
+    return os.pathsep.join(kept)
 
 
 def missing_note(cmd: Command, language: str) -> str:

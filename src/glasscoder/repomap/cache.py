@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import threading
 from dataclasses import asdict, astuple
 from pathlib import Path
 
@@ -56,7 +57,11 @@ class TagCache:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = folder / "tags.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=30)
+        # The index may be built in a background thread and then used by the tools in the main
+        # one (repomap/shared.py). sqlite3's module is threadsafe level 3 (serialized) in the
+        # builds Python ships; the lock keeps each of our transactions whole all the same.
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         self._db.executescript(_SCHEMA)
         version = tags_version()
         row = self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
@@ -67,15 +72,18 @@ class TagCache:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def stats(self) -> dict[str, FileStat]:
-        rows = self._db.execute("SELECT path, size, mtime_ns, hash FROM files")
+        with self._lock:
+            rows = self._db.execute("SELECT path, size, mtime_ns, hash FROM files").fetchall()
         return {path: (size, mtime, digest) for path, size, mtime, digest in rows}
 
     def all_tags(self) -> dict[str, str]:
         """Every stored row, undecoded: one query instead of one per file on a warm start."""
-        return dict(self._db.execute("SELECT hash, data FROM tags"))
+        with self._lock:
+            return dict(self._db.execute("SELECT hash, data FROM tags"))
 
     @staticmethod
     def decode(data: str) -> FileTags | None:
@@ -85,7 +93,7 @@ class TagCache:
         self, stats: dict[str, FileStat], new_tags: dict[str, FileTags], gone: set[str]
     ) -> None:
         """Record the paths seen (with their stat and hash), new tags, and forget `gone`."""
-        with self._db:
+        with self._lock, self._db:
             self._db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
             self._db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",

@@ -17,6 +17,7 @@ from glasscoder.workspace import Workspace, WorkspaceError
 
 MAX_FILE_BYTES = 1_000_000  # larger sources are nearly always generated or vendored
 MAX_FILES = 50_000  # a workspace that is a home folder must not stall the first turn
+SAVE_EVERY = 200  # new tags stored as they come: a build cut short by the run's end still counts
 
 
 @dataclass
@@ -47,6 +48,9 @@ class RepoIndex:
                 entry = self._load(rel, result, new_tags)
                 if entry is not None:
                     stats[rel], files[rel] = entry
+                if self.cache is not None and len(new_tags) >= SAVE_EVERY:
+                    self.cache.save({}, new_tags, set())
+                    new_tags = {}
         result.files = len(files)
         changed = {p: s for p, s in stats.items() if self._stats.get(p) != s}
         gone = set(self._stats) - set(stats)

@@ -73,9 +73,9 @@ def rank(
     file_rank = _pagerank(list(files), edges, _restart(files, focus_set, names))
     reached: dict[tuple[str, str], float] = defaultdict(float)
     for src, targets in edges.items():
-        total = sum(targets.values())
-        for (dst, name), weight in targets.items():
-            reached[(dst, name)] += file_rank[src] * weight / total
+        share = file_rank[src] / sum(targets.values())
+        for key, weight in targets.items():
+            reached[key] += share * weight
     ranked = []
     for path, tags in files.items():
         scored = sorted(
@@ -129,16 +129,20 @@ def _edges(
     for tags in files.values():
         for name in tags.refs:
             users[name] += 1
+    # A name's weight, apart from how often each file uses it, once per name, not per user.
+    named: dict[str, tuple[float, set[str]]] = {
+        name: (specificity(name, len(paths), mentioned.get(name, 0.0))
+               * (math.log((len(files) + 1) / users[name]) + 0.1), paths)
+        for name, paths in definers.items() if name in users
+    }  # fmt: skip
     edges: dict[str, dict[tuple[str, str], float]] = {}
     for src, tags in files.items():
         out: dict[tuple[str, str], float] = {}
         for name, count in tags.refs.items():
-            targets = definers.get(name)
-            if not targets:
+            if (found := named.get(name)) is None:
                 continue
-            weight = specificity(name, len(targets), mentioned.get(name, 0.0)) * math.sqrt(count)
-            weight *= math.log((len(files) + 1) / users[name]) + 0.1
-            for dst in targets:
+            weight = found[0] * math.sqrt(count)
+            for dst in found[1]:
                 if dst != src:
                     out[(dst, name)] = weight
         if out:
@@ -187,15 +191,17 @@ def _pagerank_numpy(
     position = {n: i for i, n in enumerate(nodes)}
     restart = np.array([weights.get(n, 1.0) for n in nodes])
     restart /= restart.sum() or 1.0
-    src, dst, weight = [], [], []
-    for s, targets in edges.items():
-        for (d, _name), w in targets.items():
-            src.append(position[s])
-            dst.append(position[d])
-            weight.append(w)
-    src_a, dst_a = np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64)
-    out = np.bincount(src_a, weights=np.array(weight), minlength=len(nodes))
-    fraction = np.array(weight) / out[src_a] if src else np.array([])
+    count = sum(len(targets) for targets in edges.values())
+    src_a = np.repeat(
+        np.fromiter((position[s] for s in edges), np.int64, len(edges)),
+        np.fromiter((len(targets) for targets in edges.values()), np.int64, len(edges)),
+    )
+    dst_a = np.fromiter(
+        (position[d] for targets in edges.values() for d, _name in targets), np.int64, count
+    )
+    weight = np.fromiter((w for targets in edges.values() for w in targets.values()), float, count)
+    out = np.bincount(src_a, weights=weight, minlength=len(nodes))
+    fraction = weight / out[src_a] if count else np.array([])
     dangling = out == 0
     ranks = restart.copy()
     for _ in range(ITERATIONS):

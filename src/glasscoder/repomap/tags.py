@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from glasscoder import textcut
 from glasscoder.repomap.languages import parser_and_queries
 from glasscoder.repomap.queries import QUERIES
 
@@ -87,4 +88,4 @@ def _text(node: Any) -> str:
 
 def _signature(lines: list[bytes], line: int) -> str:
     text = lines[line].decode("utf-8", "replace").strip() if line < len(lines) else ""
-    return text if len(text) <= SIGNATURE_CHARS else text[: SIGNATURE_CHARS - 3] + "..."
+    return text if len(text) <= SIGNATURE_CHARS else textcut.head(text, SIGNATURE_CHARS - 3) + "..."

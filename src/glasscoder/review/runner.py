@@ -21,6 +21,7 @@ from glasscoder.review.model_layer import Dropped
 from glasscoder.review.sources import Sources
 from glasscoder.review.static_layer import static_findings
 from glasscoder.safetext import printable
+from glasscoder.sandbox.choose import Choice, choose
 from glasscoder.workspace import Workspace, WorkspaceError
 
 MAP_TOKENS = 1000  # repo-map context per request, when the repo map is available
@@ -63,13 +64,15 @@ def run_review(
     diff: str | None,
     model: Any | None,
     notice: Callable[[str], None],
+    sandbox: Choice | None = None,
 ) -> ReviewResult:
+    """sandbox: where the analyzers run, chosen as for a run; None: the `auto` choice."""
     scope = diff_scope(workspace.root, diff) if diff else None
     sources = Sources(workspace)
     files = select_files(workspace, paths, scope)
     if not files:
         return ReviewResult([], ["no source files to review"], files=files)
-    found, notes = static_findings(sources, files)
+    found, notes = static_findings(sources, files, sandbox or choose("auto"))
     dropped: list[Dropped] = []
     if model is not None:
         more, dropped = model_findings(model, sources, files, scope, notice)

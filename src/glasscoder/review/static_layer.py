@@ -1,9 +1,15 @@
-"""The static layer: the project's own analyzers (languages/diagnostics.py) as findings."""
+"""The static layer: the project's own analyzers (languages/diagnostics.py) as findings.
+
+The analyzers run in the sandbox a run would use (sandbox/choose.py): a repository under review
+can ship its own `.venv/bin/ruff` or an `eslint.config.js`, code that must not run on the host.
+With no sandbox to run them in the layer is skipped, unless the person chose `--sandbox none`.
+"""
 
 from __future__ import annotations
 
 from glasscoder.review.finding import Finding, normal_severity
 from glasscoder.review.sources import Sources
+from glasscoder.sandbox.choose import Choice
 
 _CATEGORIES = {
     "bandit": "security", "semgrep": "security",
@@ -13,13 +19,17 @@ _CATEGORIES = {
 
 
 def static_findings(
-    sources: Sources, files: list[str] | None, timeout: float = 120
+    sources: Sources, files: list[str] | None, choice: Choice, timeout: float = 120
 ) -> tuple[list[Finding], list[str]]:
-    """Findings from every available analyzer for the languages present, and notes on the
-    tools that are missing (with how to install them) or failed. `files` None: everything."""
+    """Findings from every available analyzer for the languages present, run through
+    choice's sandbox, and notes on the tools that are missing (with how to install them),
+    skipped or failed. `files` None: everything."""
     from glasscoder.languages.diagnostics import run_analyzers
 
-    diagnostics, notes = run_analyzers(sources.workspace.root, files, timeout=timeout)
+    if choice.sandbox is None:
+        return [], [skipped_note(choice.problem)]
+    diagnostics, notes = run_analyzers(sources.workspace.root, files, choice.sandbox,
+                                       timeout=timeout)  # fmt: skip
     findings = []
     for diag in diagnostics:
         if sources.lines(diag.file) is None:
@@ -34,3 +44,10 @@ def static_findings(
             )
         )  # fmt: skip
     return findings, list(notes)
+
+
+def skipped_note(problem: str) -> str:
+    """The one line saying the static layer did not run, and the two ways to make it run."""
+    return (f"static layer skipped: no sandbox to run the project's analyzers in ({problem}); "
+            "install bubblewrap, or pass --sandbox none to run them unconfined by your "
+            "choice")  # fmt: skip

@@ -9,6 +9,16 @@ namespace, so nothing it starts outlives it, setsid() or not; no capabilities, n
 namespaces, and the seccomp filter of ``seccomp_filter``. Limits:
 rlimits (``rlimits``) and a pids cgroup (``cgroup``) when one can be made.
 
+The workspace's deny-listed files (ignore.SECRET_FILES and the ``deny`` setting, matched as
+the file tools match them) are found before every command (``denied.Scanner``: a folder is
+listed again only when it changed) and masked: ``/dev/null`` bound read-only over each file
+and its hard links (opening it fails: bwrap binds without device access), an empty read-only
+tmpfs over each directory. A command cannot read, copy, transform, hard-link or rename them (a
+mount point cannot be renamed; the folders of a path denied for their names, like
+.docker/config.json, are bound onto themselves for that). A deny-listed name that is a symlink
+is left alone: a mount over it would land on its target, and the target's own name is what
+the file tools judge too.
+
 A bind source that is a symlink would let bwrap mount whatever it points to, so every path
 mounted is canonical: the workspace must be given by its real path and a protected entry that
 is a symlink is refused rather than followed.
@@ -20,6 +30,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from glasscoder.denied import Scanner
+from glasscoder.ignore import SECRET_FILES, DenyList
 from glasscoder.sandbox import rlimits, seccomp_filter
 from glasscoder.sandbox.base import Limits, Result
 from glasscoder.sandbox.cgroup import PidsCgroup
@@ -37,6 +49,7 @@ HARDENING = (
     "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
 )  # fmt: skip
 REFUSED_EXIT = 126  # the command was not started
+_MASK_FILE, _MASK_DIR = "mask-file", "mask-dir"  # not bwrap options: see _mount_args
 
 
 class BindRefused(Exception):
@@ -53,6 +66,7 @@ class BwrapSandbox:
         read_only: Sequence[Path] = (),
         term_grace: float = TERM_GRACE,
         net_socket: str | None = None,
+        deny: Sequence[str] = SECRET_FILES,
     ) -> None:
         self.bwrap = bwrap
         self.hidden = list(hidden)  # glasscoder's data: replaced by an empty tmpfs
@@ -61,11 +75,15 @@ class BwrapSandbox:
         self.pids_limited = True  # set False by run() when no pids cgroup could be made
         # The network proxy's Unix socket (netproxy.py); None: no network at all.
         self.net_socket = net_socket
+        # The workspace's deny-list, masked in every command; listings kept between commands.
+        self.deny = Scanner(DenyList(deny))
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits) -> Result:
         seccomp_fd = seccomp_filter.filter_fd()
         try:
-            args = bwrap_args(cwd, env, seccomp_fd, self.hidden, self.read_only, self.net_socket)
+            args = bwrap_args(
+                cwd, env, seccomp_fd, self.hidden, self.read_only, self.net_socket, self.deny
+            )
         except BindRefused as exc:
             os.close(seccomp_fd)
             return Result(exit_code=REFUSED_EXIT, output=f"glasscoder sandbox refused: {exc}\n")
@@ -91,6 +109,19 @@ class BwrapSandbox:
             if group is not None:
                 group.remove()
 
+    def probe(self, workspace: Path) -> Result:
+        """`true` under the full profile, without the resource limits: those are set in a
+        preexec function, and forking with one while other threads run (start-up imports the
+        model SDK in a thread meanwhile) can print lock warnings from the child."""
+        seccomp_fd = seccomp_filter.filter_fd()
+        try:
+            args = bwrap_args(workspace, {"PATH": "/usr/bin:/bin"}, seccomp_fd, self.hidden)
+            argv = [self.bwrap, *args, "--", "true"]
+            return run_supervised(argv, workspace, {}, Limits(timeout=10), self.term_grace,
+                                  pass_fds=(seccomp_fd,), find_leftovers=False)  # fmt: skip
+        finally:
+            os.close(seccomp_fd)
+
 
 def bwrap_args(
     workspace: Path,
@@ -99,17 +130,20 @@ def bwrap_args(
     hidden: Iterable[Path] = (),
     read_only: Iterable[Path] = (),
     net_socket: str | None = None,
+    deny: Scanner | None = None,
 ) -> list[str]:
     """bwrap's options (without the trailing ``--`` and command) for one command.
 
     With ``net_socket`` the command is started by ``netbridge``, which loads the seccomp
-    program from ``seccomp_fd`` itself once its bridge to the socket is running."""
+    program from ``seccomp_fd`` itself once its bridge to the socket is running. ``deny``:
+    the deny-list whose files are masked (None: SECRET_FILES)."""
     homes = _homes(env)
     root = checked_workspace(workspace, homes)
     mounts = _mounts(root, homes, hidden, read_only, env.get("PATH", ""))
+    mounts += _masks(root, deny or Scanner(DenyList(SECRET_FILES)))
     args = [*HARDENING, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
     for _, option, path in sorted(mounts, key=lambda m: (len(Path(m[2]).parts), m[0])):
-        args += [option, path] if option == "--tmpfs" else [option, path, path]
+        args += _mount_args(option, path)
     for key, value in _command_env(env).items():
         args += ["--setenv", key, value]
     if net_socket:
@@ -176,6 +210,41 @@ def _mounts(
         if not _inside(path, root):  # the workspace's own .venv/bin stays writable
             mounts.append((3, "--ro-bind", path))
     return mounts
+
+
+def _masks(root: str, deny: Scanner) -> list[tuple[int, str, str]]:
+    """Masks over the deny-listed entries, ordered after every other mount at their depth
+    (they lie inside the workspace, so its bind, being shallower, always comes first)."""
+    found = deny.scan(root)
+    files = dict.fromkeys([*found.files, *found.twins])
+    masks = [(4, _MASK_FILE, path) for path in files] + [(4, _MASK_DIR, p) for p in found.dirs]
+    denied = [(path, False) for path in found.files] + [(path, True) for path in found.dirs]
+    return _pinned_folders(root, deny.deny, denied) + masks
+
+
+def _pinned_folders(
+    root: str, deny: DenyList, denied: list[tuple[str, bool]]
+) -> list[tuple[int, str, str]]:
+    """A mount point cannot be renamed, so a mask stays where it is; but when a path is denied
+    for its folders' names (.docker/config.json), renaming a folder would give the file a name
+    the file tools show. Those folders are bound onto themselves, before any read-only mount
+    at their depth, so that they cannot be renamed either."""
+    folders: dict[str, None] = {}
+    for path, is_dir in denied:
+        if not deny.denies_name(os.path.basename(path), is_dir):
+            parent = os.path.dirname(path)
+            while _inside(parent, root) and parent != root:
+                folders[parent] = None
+                parent = os.path.dirname(parent)
+    return [(1, "--bind", folder) for folder in folders]
+
+
+def _mount_args(option: str, path: str) -> list[str]:
+    if option == _MASK_FILE:
+        return ["--ro-bind", "/dev/null", path]
+    if option == _MASK_DIR:
+        return ["--tmpfs", path, "--remount-ro", path]
+    return [option, path] if option == "--tmpfs" else [option, path, path]
 
 
 def _tool_dirs(path_var: str, homes: Iterable[str]) -> list[str]:

@@ -17,10 +17,12 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from glasscoder.errors import UsageError
+from glasscoder.ignore import SECRET_FILES
 from glasscoder.sandbox.base import Limits, Sandbox
 
 CHOICES = ("auto", "bwrap", "landlock", "seatbelt", "none")
@@ -44,7 +46,8 @@ class Choice:
     degraded: str = ""  # when a fallback was taken: why, for the run's notice
 
 
-def choose(setting: str) -> Choice:
+def choose(setting: str, deny: Sequence[str] = SECRET_FILES) -> Choice:
+    """The backend for `setting`; `deny` is the workspace's deny-list, which bwrap masks."""
     if setting == "none":
         from glasscoder.sandbox.none import NoSandbox
 
@@ -57,7 +60,7 @@ def choose(setting: str) -> Choice:
         return _landlock(required=True)
     status = bwrap_status()
     if status.ok:
-        return Choice(make_bwrap(), "bwrap")
+        return Choice(make_bwrap(deny), "bwrap")
     problem = f"{status.problem}; fix: {status.fix}"
     if setting == "bwrap":
         raise UsageError(f"The bwrap sandbox is not available: {problem}.")
@@ -122,13 +125,13 @@ def landlock_status() -> Status:
     return Status(True)
 
 
-def make_bwrap() -> Sandbox:
+def make_bwrap(deny: Sequence[str] = SECRET_FILES) -> Sandbox:
     from glasscoder.config import config_home, data_home, user_config_path
     from glasscoder.sandbox.bwrap import BwrapSandbox
 
     bwrap = shutil.which("bwrap")
     assert bwrap is not None  # bwrap_status() found it
-    return BwrapSandbox(bwrap, [data_home()], [config_home(), user_config_path()])
+    return BwrapSandbox(bwrap, [data_home()], [config_home(), user_config_path()], deny=deny)
 
 
 _PROBE_LOCK = threading.Lock()
@@ -168,7 +171,7 @@ def _probe() -> Status:
     """Run `true` under the full profile in a scratch workspace."""
     with tempfile.TemporaryDirectory(prefix="glasscoder-probe-") as scratch:
         root = Path(scratch).resolve()
-        result = make_bwrap().run(["true"], root, {"PATH": "/usr/bin:/bin"}, Limits(timeout=10))
+        result = make_bwrap().probe(root)
     if result.exit_code == 0:
         return Status(True)
     detail = " ".join(result.output.split())[:300] or f"exit code {result.exit_code}"

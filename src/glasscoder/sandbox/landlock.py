@@ -428,6 +428,8 @@ def degraded_lines(abi: int) -> list[str]:
         "or touch that user's files outside the workspace (not read or write them); as root "
         "every chmod fails, chmod +x in the workspace too",
         "network: no sockets at all, so no network allow-list and no local test servers",
+        "secret files: deny-listed workspace files (.env, keys...) are readable by commands; "
+        "the file tools still hide them (Landlock cannot deny beneath an allowed folder)",
     ]
     if abi < 4:
         lines.append(f"ABI {abi} < 4: no Landlock network rules (seccomp still refuses socket)")

@@ -6,7 +6,8 @@ allows 443 for CONNECT (https) and 80 for plain http.
 
 Where a listed name leads is decided by whoever answers for its DNS, so an address outside the
 public internet (loopback, private and unique-local networks, link-local, which holds the cloud
-metadata service, multicast, unspecified and reserved ranges) is reached only when the list
+metadata service, multicast, unspecified and reserved ranges, and an IPv6 form wrapping any of
+these, such as ``::ffff:0:7f00:1`` or ``64:ff9b::a9fe:a9fe``) is reached only when the list
 names that address itself: ``localhost`` or a name that resolves to 127.0.0.1 is refused, the
 entry ``127.0.0.1:8080`` allows exactly that.
 """
@@ -118,15 +119,57 @@ def parse_ip(text: str) -> IPAddress | None:
 
 
 def special_kind(ip: IPAddress) -> str:
-    """What makes an address not a public internet one ("" when it is public)."""
+    """What makes an address not a public internet one ("" when it is public).
+
+    An IPv6 form that carries an IPv4 address (mapped, translated, IPv4-compatible, NAT64, 6to4,
+    Teredo) may be carried to that IPv4 address by the host or a gateway on the way, so the
+    inner address is judged too (before the outer one): ``::7f00:1`` and ``2002:7f00:1::1`` are
+    loopback.
+    """
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+        return _plain_kind(ip.ipv4_mapped)  # the socket layer turns it into the IPv4 address
+    for inner in embedded_ipv4(ip):
+        kind = _plain_kind(inner)
+        if kind:
+            return f"{inner} inside an IPv6 form, {kind}"
+    return _plain_kind(ip)
+
+
+def embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address wraps (none for an IPv4 address or plain IPv6)."""
+    if not isinstance(ip, ipaddress.IPv6Address) or ip.is_loopback or ip.is_unspecified:
+        return []
+    if ip.teredo is not None:
+        return list(ip.teredo)  # (server, client), the client's bits already un-inverted
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    wrapping = (_IPV4_COMPATIBLE, _IPV4_TRANSLATED, _NAT64_WELL_KNOWN)
+    return [low32] if any(ip in net for net in wrapping) else []
+
+
+# Forms that hold an IPv4 address in their last 32 bits; ipaddress unwraps only ::ffff:0:0/96.
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated (RFC 4291)
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT (RFC 2765)
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052
+# Not public whatever they hold: site-local was withdrawn (RFC 3879) but hosts may still route
+# it locally; the local-use NAT64 prefix (RFC 8215) leads into the operator's own network.
+_IPV6_NOT_PUBLIC = (
+    (ipaddress.IPv6Network("fec0::/10"), "a site-local address"),
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "a local-use NAT64 address"),
+    (_IPV4_COMPATIBLE, "an IPv4-compatible address (deprecated, never public)"),
+)
+
+
+def _plain_kind(ip: IPAddress) -> str:
     checks = (
         (ip.is_loopback, "a loopback address"),
         (ip.is_link_local, "a link-local address (the cloud metadata service lives there)"),
         (ip.is_multicast, "a multicast address"),
         (ip.is_unspecified, "the unspecified address"),
         (ip.is_private, "a private or reserved address"),
-        (not ip.is_global, "not a public internet address"),
     )
-    return next((kind for hit, kind in checks if hit), "")
+    found = next((kind for hit, kind in checks if hit), "")
+    if not found and isinstance(ip, ipaddress.IPv6Address):
+        found = next((kind for net, kind in _IPV6_NOT_PUBLIC if ip in net), "")
+    return found or ("" if ip.is_global else "not a public internet address")

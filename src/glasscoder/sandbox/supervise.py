@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from glasscoder import textcut
 from glasscoder.sandbox.base import Limits, Result
 
 TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
@@ -113,6 +114,8 @@ class HeadTail:
         self.head = ""
         self.tail = ""
         self.total = 0
+        self._after_head = ""  # characters on either side of the cut: is a token split?
+        self._before_tail = ""
 
     def add(self, text: str) -> None:
         self.total += len(text)
@@ -120,8 +123,13 @@ class HeadTail:
         if room > 0:
             self.head += text[:room]
             text = text[room:]
+        if text and not self._after_head:
+            self._after_head = text[0]  # the first character the head could not keep
         if text and self._tail_cap:
-            self.tail = (self.tail + text)[-self._tail_cap :]
+            joined = self.tail + text
+            if len(joined) > self._tail_cap:
+                self._before_tail = joined[-self._tail_cap - 1]  # the last one dropped
+            self.tail = joined[-self._tail_cap :]
 
     @property
     def truncated(self) -> bool:
@@ -130,9 +138,12 @@ class HeadTail:
     def text(self) -> str:
         if not self.truncated:
             return self.head + self.tail
-        cut = self.total - len(self.head) - len(self.tail)
-        gap = "" if not self.head or self.head.endswith("\n") else "\n"
-        return f"{self.head}{gap}[... {cut} characters cut ...]\n{self.tail}"
+        head, tail = textcut.trim_cut_edges(
+            self.head, self.tail, self._after_head, self._before_tail
+        )
+        cut = self.total - len(head) - len(tail)
+        gap = "" if not head or head.endswith("\n") else "\n"
+        return f"{head}{gap}[... {cut} characters cut ...]\n{tail}"
 
 
 class _PipeReader:

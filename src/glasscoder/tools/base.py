@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from glasscoder import textcut
+
 if TYPE_CHECKING:
     from glasscoder.guard.placeholders import PlaceholderGuard
     from glasscoder.languages.feedback import EditFeedback
@@ -64,5 +66,5 @@ def clip(text: str, limit: int) -> str:
     note = f"\n... [output cut at {limit} characters; narrow the request to see the rest]"
     keep = max(limit - len(note), 0)
     cut = text.rfind("\n", 0, keep + 1)
-    head = text[: cut if cut > 0 else keep]
+    head = text[:cut] if cut > 0 else textcut.head(text, keep)
     return head + note

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from glasscoder import textcut
 from glasscoder.tools.args import int_arg, str_arg
 from glasscoder.tools.base import Observation, ToolContext, ToolError, clip
 from glasscoder.tools.globs import compile_glob
@@ -94,7 +95,8 @@ def _numbered(lines: list[str], offset: int, limit: int, output_limit: int) -> s
 def _cut_line(line: str) -> str:
     if len(line) <= MAX_LINE_CHARS:
         return line
-    return f"{line[:MAX_LINE_CHARS]} [... line cut, {len(line) - MAX_LINE_CHARS} more characters]"
+    shown = textcut.head(line, MAX_LINE_CHARS)
+    return f"{shown} [... line cut, {len(line) - len(shown)} more characters]"
 
 
 class ListDirectory:

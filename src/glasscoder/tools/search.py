@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from glasscoder import textcut
 from glasscoder.tools.args import bool_arg, int_arg, str_arg
 from glasscoder.tools.base import Observation, ToolContext, ToolError, clip
 from glasscoder.tools.globs import compile_glob
@@ -122,7 +123,8 @@ def _near(number: int, kept: list[int], context: int) -> bool:
 def _cut(text: str) -> str:
     if len(text) <= MAX_LINE_CHARS:
         return text
-    return f"{text[:MAX_LINE_CHARS]} [... {len(text) - MAX_LINE_CHARS} more characters]"
+    shown = textcut.head(text, MAX_LINE_CHARS)
+    return f"{shown} [... {len(text) - len(shown)} more characters]"
 
 
 @functools.lru_cache(maxsize=32)

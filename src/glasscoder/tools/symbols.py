@@ -1,7 +1,8 @@
 """Read-only code navigation over the repo map: find_symbol and repo_map (glasscoder.repomap).
 
-Offered only when the grammars (the `map` extra) are installed. The index lives as long as the
-tool object (one agent), so later calls only re-read files that changed.
+Offered only when the grammars (the `map` extra) are installed. Both use the workspace's one
+shared index (repomap/shared.py): a call waits for the first turn's background build instead of
+starting another, and later calls only re-read files that changed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from glasscoder.tools.args import int_arg, str_arg
 from glasscoder.tools.base import Observation, Tool, ToolContext, ToolError, clip
 
 if TYPE_CHECKING:
-    from glasscoder.repomap.index import RepoIndex
+    from glasscoder.repomap.shared import SharedIndex
     from glasscoder.workspace import Workspace
 
 MAX_MAP_TOKENS = 8000
@@ -27,14 +28,10 @@ def symbol_tools() -> list[Tool]:
 
 
 class _Indexed:
-    _index: RepoIndex | None = None
+    def index(self, workspace: Workspace) -> SharedIndex:
+        from glasscoder.repomap.build import shared_index
 
-    def index(self, workspace: Workspace) -> RepoIndex:
-        from glasscoder.repomap.build import open_index
-
-        if self._index is None or self._index.workspace is not workspace:
-            self._index = open_index(workspace)
-        return self._index
+        return shared_index(workspace)
 
 
 class FindSymbol(_Indexed):
@@ -56,7 +53,7 @@ class FindSymbol(_Indexed):
         name = str_arg(args, "name").strip()
         if not name:
             raise ToolError("argument 'name' must not be empty")
-        found = find(self.index(ctx.workspace), name)
+        found = self.index(ctx.workspace).run(lambda index: find(index, name))
         if not found:
             return Observation(f"No definition named '{name}' in the mapped source files.")
         lines = [f"{path}:{d.line}: {d.signature}" for path, d in found]
@@ -90,5 +87,5 @@ class RepoMap(_Indexed):
             if not ctx.workspace.is_file(path):
                 raise ToolError(f"'{path}' is not a file in the workspace")
         tokens = int_arg(args, "tokens", 1000, minimum=100, maximum=MAX_MAP_TOKENS)
-        text = map_text(self.index(ctx.workspace), "", focus, tokens)
+        text = self.index(ctx.workspace).run(lambda index: map_text(index, "", focus, tokens))
         return Observation(clip(text, ctx.output_limit) or "(no mapped source files)")
