@@ -35,6 +35,7 @@ from glasscoder.ignore import SECRET_FILES, DenyList
 from glasscoder.sandbox import rlimits, seccomp_filter
 from glasscoder.sandbox.base import Limits, Result
 from glasscoder.sandbox.cgroup import PidsCgroup
+from glasscoder.sandbox.paths import canonical, home_dirs, inside, under_any
 from glasscoder.sandbox.supervise import TERM_GRACE, run_supervised
 
 # Workspace entries that make the host run code or change what git does: read-only inside.
@@ -137,7 +138,7 @@ def bwrap_args(
     With ``net_socket`` the command is started by ``netbridge``, which loads the seccomp
     program from ``seccomp_fd`` itself once its bridge to the socket is running. ``deny``:
     the deny-list whose files are masked (None: SECRET_FILES)."""
-    homes = _homes(env)
+    homes = home_dirs(env)
     root = checked_workspace(workspace, homes)
     mounts = _mounts(root, homes, hidden, read_only, env.get("PATH", ""))
     mounts += _masks(root, deny or Scanner(DenyList(SECRET_FILES)))
@@ -196,18 +197,18 @@ def _mounts(
     """(order at equal depth, option, path). Sorted by depth, a parent is mounted before what
     is inside it, so a tmpfs over /tmp never covers a workspace under /tmp."""
     tmpfs = [*HIDDEN_AREAS, *homes]
-    for path in map(_canonical, hidden):
-        if os.path.isdir(path) and not _under_any(path, tmpfs):
+    for path in map(canonical, hidden):
+        if os.path.isdir(path) and not under_any(path, tmpfs):
             tmpfs.append(path)
     mounts = [(0, "--tmpfs", path) for path in dict.fromkeys(tmpfs)]
     mounts.append((1, "--bind", root))
     for path in protected_entries(root):
         mounts.append((2, "--ro-bind", path))
-    for path in map(_canonical, read_only):
-        if os.path.exists(path) and _inside(path, root) and not _under_any(path, tmpfs):
+    for path in map(canonical, read_only):
+        if os.path.exists(path) and inside(path, root) and not under_any(path, tmpfs):
             mounts.append((2, "--ro-bind", path))
     for path in _tool_dirs(path_var, homes):
-        if not _inside(path, root):  # the workspace's own .venv/bin stays writable
+        if not inside(path, root):  # the workspace's own .venv/bin stays writable
             mounts.append((3, "--ro-bind", path))
     return mounts
 
@@ -233,7 +234,7 @@ def _pinned_folders(
     for path, is_dir in denied:
         if not deny.denies_name(os.path.basename(path), is_dir):
             parent = os.path.dirname(path)
-            while _inside(parent, root) and parent != root:
+            while inside(parent, root) and parent != root:
                 folders[parent] = None
                 parent = os.path.dirname(parent)
     return [(1, "--bind", folder) for folder in folders]
@@ -260,10 +261,10 @@ def _tool_dirs(path_var: str, homes: Iterable[str]) -> list[str]:
     areas = [*HIDDEN_AREAS, *homes]
     found = []
     for entry in path_var.split(":"):
-        path = _canonical(Path(entry)) if os.path.isabs(entry) else ""
-        if not path or path in areas or not _under_any(path, areas) or not os.path.isdir(path):
+        path = canonical(Path(entry)) if os.path.isabs(entry) else ""
+        if not path or path in areas or not under_any(path, areas) or not os.path.isdir(path):
             continue
-        home = next((h for h in homes if _inside(path, h)), None)
+        home = next((h for h in homes if inside(path, h)), None)
         first = Path(path).relative_to(home).parts[0] if home else ""
         found.append(os.path.join(home, first) if home and first in TOOLCHAIN_ROOTS else path)
     return list(dict.fromkeys(found))
@@ -273,25 +274,6 @@ def _command_env(env: Mapping[str, str]) -> dict[str, str]:
     out = dict(env)
     out["TMPDIR"] = "/tmp"  # the private tmpfs; the host's TMPDIR is not mounted
     return out
-
-
-def _homes(env: Mapping[str, str]) -> list[str]:
-    """The host's home and the one the command is told about, canonical, never /."""
-    candidates = [str(Path.home()), env.get("HOME", "")]
-    homes = [_canonical(Path(h)) for h in candidates if h and os.path.isabs(h)]
-    return [h for h in dict.fromkeys(homes) if h != "/"]
-
-
-def _canonical(path: Path) -> str:
-    return os.path.realpath(os.path.abspath(path))
-
-
-def _inside(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
-
-
-def _under_any(path: str, parents: Iterable[str]) -> bool:
-    return any(_inside(path, p) for p in parents)
 
 
 def _preexec(set_limits: Callable[[], None], group: PidsCgroup | None) -> Callable[[], None]:

@@ -56,6 +56,7 @@ from glasscoder.sandbox.bwrap import (
     protected_entries,
 )
 from glasscoder.sandbox.cgroup import PidsCgroup
+from glasscoder.sandbox.paths import canonical, home_dirs, inside
 from glasscoder.sandbox.supervise import TERM_GRACE, run_supervised
 
 # Where each version manager in bwrap.TOOLCHAIN_ROOTS looks for its root when HOME moves.
@@ -141,8 +142,8 @@ class LandlockSandbox:
         read_only: Sequence[Path] = (),
         term_grace: float = TERM_GRACE,
     ) -> None:
-        self.hidden = [_canonical(p) for p in hidden]  # glasscoder's data: never readable
-        self.read_only = [_canonical(p) for p in read_only]  # its config: read-only if inside
+        self.hidden = [canonical(p) for p in hidden]  # glasscoder's data: never readable
+        self.read_only = [canonical(p) for p in read_only]  # its config: read-only if inside
         self.term_grace = term_grace
         self.pids_limited = True  # set False by run() when no pids cgroup could be made
 
@@ -160,7 +161,7 @@ class LandlockSandbox:
         self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits, abi: int, tmp: str
     ) -> Result:
         try:
-            root = checked_workspace(cwd, _homes(env))
+            root = checked_workspace(cwd, home_dirs(env))
             ruleset = build_ruleset(plan(root, tmp, env, self.hidden, self.read_only), abi)
         except (BindRefused, OSError) as exc:  # OSError: the kernel refused a rule
             return Result(REFUSED_EXIT, f"glasscoder sandbox refused: {exc}\n")
@@ -185,11 +186,11 @@ def command_env(env: Mapping[str, str], tmpdir: str) -> dict[str, str]:
     """
     out = {**env, "TMPDIR": tmpdir, "HOME": os.path.join(tmpdir, "home")}
     os.makedirs(out["HOME"], exist_ok=True)
-    path = [_canonical(p) for p in env.get("PATH", "").split(":") if os.path.isabs(p)]
-    for home in _homes(env):
+    path = [canonical(p) for p in env.get("PATH", "").split(":") if os.path.isabs(p)]
+    for home in home_dirs(env):
         for folder, variable in TOOLCHAIN_VARIABLES.items():
             root = os.path.join(home, folder)
-            if variable not in env and any(_inside(p, root) for p in path):
+            if variable not in env and any(inside(p, root) for p in path):
                 out[variable] = root
     return out
 
@@ -205,10 +206,10 @@ def plan(
     hidden = list(hidden)
     grants = [(path, READ) for top in _read_roots(env) for path in carve(top, hidden)]
     grants += [("/dev", READ_DIR), *((d, DEVICES) for d in DEVICE_FILES)]
-    grants += [(root, READ), (_canonical(tmpdir), WRITE)]
+    grants += [(root, READ), (canonical(tmpdir), WRITE)]
     kept = [os.path.join(root, name) for name in PROTECTED]
     protected_entries(root)  # BindRefused when one is a symlink: writes would follow it
-    kept += [p for p in (*read_only, *hidden) if _inside(p, root)]
+    kept += [p for p in (*read_only, *hidden) if inside(p, root)]
     grants += [(path, WRITE) for path in carve(root, kept) if path != root]
     return grants
 
@@ -217,10 +218,10 @@ def carve(top: str, excluded: Iterable[str]) -> list[str]:
     """Paths that together cover ``top`` except the excluded ones and the folders leading to
     them, which get no grant of their own (Landlock cannot take back beneath a grant).
     Symlinks get none either: access through them is checked where they point."""
-    inside = [e for e in excluded if _inside(e, top)]
-    if not inside:
+    within = [e for e in excluded if inside(e, top)]
+    if not within:
         return [top]
-    if top in inside or not os.path.isdir(top) or os.path.islink(top):
+    if top in within or not os.path.isdir(top) or os.path.islink(top):
         return []
     try:
         names = sorted(os.listdir(top))
@@ -230,7 +231,7 @@ def carve(top: str, excluded: Iterable[str]) -> list[str]:
     for name in names:
         child = os.path.join(top, name)
         if not os.path.islink(child):
-            found += carve(child, inside)
+            found += carve(child, within)
     return found
 
 
@@ -354,32 +355,19 @@ def _cap_dropper() -> Callable[[], None]:
 def _read_roots(env: Mapping[str, str]) -> list[str]:
     """System folders, PATH folders and the virtualenv, canonical, existing, without repeats.
     A PATH folder inside a home is shown alone, or its whole version manager (as in bwrap)."""
-    homes = _homes(env)
-    found = [_canonical(p) for p in SYSTEM_READ]
+    homes = home_dirs(env)
+    found = [canonical(p) for p in SYSTEM_READ]
     for entry in [*env.get("PATH", "").split(":"), env.get("VIRTUAL_ENV", "")]:
         if not os.path.isabs(entry):
             continue
-        path = _canonical(entry)
-        home = next((h for h in homes if _inside(path, h) and path != h), None)
+        path = canonical(entry)
+        home = next((h for h in homes if inside(path, h) and path != h), None)
         if home is not None and Path(path).relative_to(home).parts[0] in TOOLCHAIN_ROOTS:
             path = os.path.join(home, Path(path).relative_to(home).parts[0])
-        if not any(_inside(h, path) for h in homes):  # never a home, / or what holds a home
+        if not any(inside(h, path) for h in homes):  # never a home, / or what holds a home
             found.append(path)
     found = [p for p in dict.fromkeys(found) if os.path.exists(p)]
-    return [p for p in found if not any(_inside(p, q) and p != q for q in found)]
-
-
-def _homes(env: Mapping[str, str]) -> list[str]:
-    homes = [_canonical(h) for h in (str(Path.home()), env.get("HOME", "")) if os.path.isabs(h)]
-    return [h for h in dict.fromkeys(homes) if h != "/"]
-
-
-def _canonical(path: str | Path) -> str:
-    return os.path.realpath(os.path.abspath(path))
-
-
-def _inside(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
+    return [p for p in found if not any(inside(p, q) and p != q for q in found)]
 
 
 def _check(value: int) -> int:

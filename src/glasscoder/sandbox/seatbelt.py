@@ -35,6 +35,7 @@ from glasscoder.sandbox.bwrap import (
     checked_workspace,
     protected_entries,
 )
+from glasscoder.sandbox.paths import canonical, home_dirs, inside
 from glasscoder.sandbox.supervise import TERM_GRACE, run_supervised
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
@@ -61,7 +62,7 @@ def profile(
 ) -> str:
     """The SBPL profile for one command; ``workspace`` and ``tmpdir`` are canonical."""
     kept = [os.path.join(workspace, name) for name in PROTECTED]
-    kept += [p for p in read_only if _inside(p, workspace)]
+    kept += [p for p in read_only if inside(p, workspace)]
     secrets = [os.path.join(h, name) for h in homes for name in CREDENTIALS] + list(hidden)
     lines = [
         "(version 1)",
@@ -92,17 +93,17 @@ class SeatbeltSandbox:
         term_grace: float = TERM_GRACE,
         sandbox_exec: str = SANDBOX_EXEC,
     ) -> None:
-        self.hidden = [_canonical(p) for p in hidden]
-        self.read_only = [_canonical(p) for p in read_only]
+        self.hidden = [canonical(p) for p in hidden]
+        self.read_only = [canonical(p) for p in read_only]
         self.term_grace = term_grace
         self.sandbox_exec = sandbox_exec
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits) -> Result:
         if sys.platform != "darwin":
             return Result(REFUSED_EXIT, "glasscoder sandbox refused: seatbelt needs macOS\n")
-        tmpdir = _canonical(tempfile.mkdtemp(prefix="glasscoder-tmp-"))
+        tmpdir = canonical(tempfile.mkdtemp(prefix="glasscoder-tmp-"))
         try:
-            homes = _homes(env)
+            homes = home_dirs(env)
             root = checked_workspace(cwd, homes)
             protected_entries(root)  # BindRefused when one is a symlink
             text = profile(root, tmpdir, homes, self.hidden, self.read_only)
@@ -129,19 +130,6 @@ def _best_effort(set_limits: Callable[[], None]) -> Callable[[], None]:
             set_limits()
 
     return preexec
-
-
-def _homes(env: dict[str, str]) -> list[str]:
-    homes = [_canonical(h) for h in (str(Path.home()), env.get("HOME", "")) if os.path.isabs(h)]
-    return [h for h in dict.fromkeys(homes) if h != "/"]
-
-
-def _canonical(path: str | Path) -> str:
-    return os.path.realpath(os.path.abspath(path))
-
-
-def _inside(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 def protected_lines() -> list[str]:
