@@ -95,6 +95,8 @@ def protected_lines(limits: Limits, allow_net: list[str] | None = None) -> list[
         + " and glasscoder's config",
         "secrets: $HOME, /tmp and /run are empty (~/.ssh, ~/.aws, sockets, glasscoder's "
         "sessions and audit key are not there); only allow-listed environment variables",
+        "secret files in the workspace: those on the deny-list (.env*, keys, credentials...) "
+        "and hard links to them cannot be opened; deny-listed folders look empty, read-only",
         _network_line(allow_net or []),
         "processes: own PID namespace (host processes invisible, nothing outlives the "
         "command, setsid or not); no capabilities; no nested user namespaces",
