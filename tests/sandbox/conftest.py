@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,3 +86,21 @@ def system_python() -> str:
     if found is None:
         pytest.skip("no system python3 for the probes")
     return found
+
+
+NOBODY = 65534
+
+
+def skip_unless_nobody_can_run_glasscoder() -> None:
+    """Skip (saying why) unless root can become an ordinary user who can import glasscoder:
+    a checkout inside a private (0700) folder, as `mktemp -d` makes, is unreadable to them."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to become an ordinary user")
+    argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            sys.executable, "-c", "import glasscoder"]  # fmt: skip
+    probe = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd="/")
+    if probe.returncode != 0:
+        pytest.skip(
+            "an ordinary user cannot run glasscoder from this checkout (a folder above it is "
+            f"private to root): {probe.stderr.strip()[-200:]}"
+        )

@@ -27,7 +27,13 @@ from glasscoder.sandbox.bwrap import REFUSED_EXIT
 from glasscoder.sandbox.choose import Status, choose, landlock_status
 from glasscoder.sandbox.landlock import LandlockSandbox, carve, plan
 from glasscoder.sandbox.none import NoSandbox
-from tests.sandbox.conftest import Arena, sh, system_python
+from tests.sandbox.conftest import (
+    NOBODY,
+    Arena,
+    sh,
+    skip_unless_nobody_can_run_glasscoder,
+    system_python,
+)
 from tests.sandbox.test_bwrap_escapes import (
     CONNECT,
     FORK_BOMB,
@@ -36,8 +42,6 @@ from tests.sandbox.test_bwrap_escapes import (
     _listener,
     _received,
 )
-
-NOBODY = 65534
 
 
 @pytest.fixture
@@ -361,8 +365,7 @@ def test_check_names_what_landlock_cannot_give(box, tmp_path, xdg) -> None:
 
 
 def test_an_ordinary_user_gets_the_walls_too(box, arena) -> None:
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to become an ordinary user")
+    skip_unless_nobody_can_run_glasscoder()
     for path in (arena.base, *arena.base.rglob("*")):
         os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
     script = (

@@ -4,22 +4,18 @@ glasscoder: bwrap then builds its namespaces without any privilege of the caller
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.sandbox.conftest import Arena
-
-NOBODY = 65534
+from tests.sandbox.conftest import NOBODY, Arena, skip_unless_nobody_can_run_glasscoder
 
 
 @pytest.fixture
 def as_nobody(sandbox, arena: Arena):
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to become an ordinary user")
+    skip_unless_nobody_can_run_glasscoder()
     for path in (arena.base, *arena.base.rglob("*")):
         os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
 
