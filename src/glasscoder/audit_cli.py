@@ -23,7 +23,7 @@ def _audit_path(session_id: str) -> Path:
     from glasscoder.agent.session import Session
 
     try:
-        return Session.load(_sessions_dir(), session_id).audit_path
+        return Session.load(_sessions_dir(), session_id, verify=False).audit_path
     except UsageError:
         # A session folder removed whole is still remembered by its head file or the ledger.
         kept = _remembered_log(session_id)

@@ -63,7 +63,7 @@ def cli(ctx: click.Context, **opts: Any) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    _preload_model_sdk()
+    _preload_model_sdk(None if opts["resume"] else opts["cwd"] or Path.cwd())
     from glasscoder.run import run_headless
 
     task = (opts.pop("task") or "").strip() or None  # a blank -p is no task at all
@@ -75,9 +75,11 @@ def cli(ctx: click.Context, **opts: Any) -> None:
     sys.exit(run_headless(task, opts))
 
 
-def _preload_model_sdk() -> None:
+def _preload_model_sdk(workspace: Path | None) -> None:
     """Importing the model SDK takes ~0.4 s and probing the sandbox ~50 ms (a subprocess);
-    overlap both with settings, workspace and session."""
+    overlap both with settings, workspace and session. The probe needs the workspace, where
+    bwrap must not be taken from; a resumed session's is not known yet (None: no early
+    probe)."""
     import threading
 
     def load() -> None:
@@ -88,11 +90,12 @@ def _preload_model_sdk() -> None:
     def probe() -> None:
         from glasscoder.sandbox.choose import bwrap_status
 
-        bwrap_status()
+        bwrap_status(workspace)
 
     # Not a daemon: an early exit (a usage error) waits the few ms for the probe's subprocess
     # rather than killing the thread inside it, which prints lock warnings on the way out.
-    threading.Thread(target=probe).start()
+    if workspace is not None:
+        threading.Thread(target=probe).start()
     threading.Thread(target=load, daemon=True).start()
 
 
@@ -293,6 +296,21 @@ def map_(path: Path | None, tokens: int | None, focus: tuple[str, ...]) -> None:
     from glasscoder.map_cli import map_command
 
     map_command(path, tokens, focus)
+
+
+@cli.command("doctor")
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.gguf",
+    help="Model to test with (default: the smallest found).",
+)
+def doctor(model: Path | None) -> None:
+    """Check the embedded backend: llama.cpp's CPU features, a model loaded and run in the
+    worker, the sandbox; each problem with its fix (exit 1 on any)."""
+    from glasscoder.doctor_cli import doctor_command
+
+    sys.exit(doctor_command(model))
 
 
 @cli.command("sessions")

@@ -53,7 +53,10 @@ class Settings:
     temperature: float | None = None
     top_p: float | None = None
     max_output_tokens: int | None = None
+    # One model request as a whole (a server that trickles keep-alive bytes cannot stretch it),
+    # and its first token (a long prompt on a slow server takes a while to start).
     request_timeout: float = 600.0
+    first_token_timeout: float = 300.0
     # The embedded model (--model PATH.gguf): llama.cpp's context, CPU threads, GPU layers.
     context_size: int = 8192
     threads: int | None = None  # None: llama.cpp's choice
@@ -226,6 +229,7 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
         "max_turns": int, "max_tokens": int, "output_limit": int, "max_output_tokens": int,
         "context_size": int, "threads": int, "gpu_layers": int, "seed": int,
         "max_time": float, "request_timeout": float, "shell_timeout": float,
+        "first_token_timeout": float,
         "temperature": float, "top_p": float, "stream": bool, "restore_secrets": bool,
         "memory_check": bool, "lint_on_edit": bool,
         "allow_commands": list, "ignore": list, "deny": list, "allow_net": list,
@@ -262,7 +266,7 @@ def _validate(s: Settings) -> None:
             "unsandboxed, by your explicit choice)."
         )
     for name in ("max_turns", "max_tokens", "max_time", "shell_timeout", "output_limit",
-                 "request_timeout"):  # fmt: skip
+                 "request_timeout", "first_token_timeout"):  # fmt: skip
         if not getattr(s, name) > 0:  # also refuses NaN
             raise UsageError(f"{name} must be greater than 0.")
     if s.map_tokens < 0:

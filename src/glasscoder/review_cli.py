@@ -42,7 +42,7 @@ def review_command(paths: list[Path], opts: dict[str, Any]) -> int:
     settings = load_settings(root, flags)
     for warning in settings.warnings:
         out.notice(f"glasscoder: {warning}")
-    sandbox = _sandbox(settings, out)
+    sandbox = _sandbox(settings, out, root)
     workspace = Workspace(root, settings.ignore, deny=(*SECRET_FILES, *settings.deny))
     wants_model = not opts["no_model"] and bool(opts["endpoint"] or opts["model"]
                                                 or settings.endpoint)  # fmt: skip
@@ -56,7 +56,10 @@ def review_command(paths: list[Path], opts: dict[str, Any]) -> int:
     failing = opts["fail_on"] != "never" and any(
         at_or_above(f, opts["fail_on"]) for f in result.findings
     )
-    return 1 if failing else 0
+    if result.incomplete:  # never a clean result when an analyzer gave none
+        out.notice(f"glasscoder: review incomplete: {len(result.incomplete)} analyzer(s) gave "
+                   "no result (see INCOMPLETE above); exit 1")  # fmt: skip
+    return 1 if failing or result.incomplete else 0
 
 
 def _root(cwd: Path | None) -> Path:
@@ -66,13 +69,13 @@ def _root(cwd: Path | None) -> Path:
     return root
 
 
-def _sandbox(settings: Any, out: _Notices) -> Choice:
+def _sandbox(settings: Any, out: _Notices, root: Path) -> Choice:
     """sandbox/choose.py's Choice for the analyzers, made as run.py makes it (an insisted-on
     backend that does not work here raises), with the same notices."""
     from glasscoder.ignore import SECRET_FILES
     from glasscoder.sandbox.choose import choose
 
-    choice = choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny))
+    choice = choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny), root=root)
     if choice.degraded:
         out.notice(f"glasscoder: {choice.degraded}")
     if choice.name == "none":
@@ -122,11 +125,12 @@ def _review_with_model(
 
 def _emit(result: ReviewResult, fmt: str, output: Path | None) -> None:
     if fmt == "sarif":
-        text = to_sarif(result.findings)
+        text = to_sarif(result.findings, result.incomplete)
     elif fmt == "json":
-        text = to_json(result.findings, result.notes, result.dropped, result.session_id)
+        text = to_json(result.findings, result.notes, result.dropped, result.session_id,
+                       result.incomplete)  # fmt: skip
     else:
-        text = to_text(result.findings, result.notes, result.dropped)
+        text = to_text(result.findings, result.notes, result.dropped, result.incomplete)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -139,7 +143,7 @@ def _emit(result: ReviewResult, fmt: str, output: Path | None) -> None:
     except OSError as exc:
         raise UsageError(f"Cannot write {output}: {exc.strerror or exc}.") from None
     if fmt != "text":
-        sys.stdout.write(to_text(result.findings, result.notes, result.dropped))
+        sys.stdout.write(to_text(result.findings, result.notes, result.dropped, result.incomplete))
 
 
 def _fix(result: ReviewResult, root: Path, opts: dict[str, Any]) -> int:

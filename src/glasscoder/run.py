@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from glasscoder.agent.context import system_prompt
-from glasscoder.agent.loop import Agent, Outcome, RunLimits
+from glasscoder.agent.loop import Agent, Outcome, RunLimits, terminate_as_interrupt
 from glasscoder.agent.session import Session
 from glasscoder.config import Settings, data_home, load_settings
 from glasscoder.errors import UsageError
@@ -42,15 +42,17 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
     sessions_dir = data_home() / "sessions"
     resume = opts.pop("resume")
     session = Session.load(sessions_dir, resume) if resume else None
+    for warning in session.warnings if session else []:
+        out.notice(f"glasscoder: {warning}")
     root = _workspace_root(opts.pop("cwd"), session)
     pull, trust_unpinned = opts.pop("pull", False), opts.pop("trust_unpinned", False)
     settings = load_settings(root, opts)
     for warning in settings.warnings:
         out.notice(f"glasscoder: {warning}")
     _choose_backend(settings, out, pull, trust_unpinned)
-    if problem := _sandbox_choice(settings).problem:  # `--sandbox bwrap` unavailable: raises
+    if problem := _sandbox_choice(settings, root).problem:  # `--sandbox bwrap` unavailable: raises
         out.notice(f"glasscoder: commands are disabled: {problem}")
-    if degraded := _sandbox_choice(settings).degraded:  # the landlock fallback was taken
+    if degraded := _sandbox_choice(settings, root).degraded:  # the landlock fallback was taken
         out.notice(f"glasscoder: {degraded}")
     workspace = Workspace(root, settings.ignore, deny=(*SECRET_FILES, *settings.deny))
     session = session or _new_session(sessions_dir, workspace, settings, task)
@@ -64,13 +66,16 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
     proxy = _net_proxy(settings, agent, audit, out)
     out.event({"type": "system", "subtype": "init", "session_id": session.id,
                "model": settings.model, "endpoint": settings.endpoint, "cwd": str(root),
-               "approval": settings.approval, "sandbox": _sandbox_choice(settings).name,
+               "approval": settings.approval, "sandbox": _sandbox_choice(settings, root).name,
                "tools": list(agent.tools)})  # fmt: skip
     try:
-        outcome = agent.run(task)
+        with terminate_as_interrupt():  # SIGTERM saves the session as Ctrl-C does
+            outcome = agent.run(task)
     finally:
         if proxy is not None:
             proxy.close()
+        if close_model := getattr(agent.model, "close", None):  # the embedded model's worker
+            close_model()
     _record_outcome(session, outcome)
     out.final(outcome, session.id, _egress_summary(session, audit_start, out))
     return EXIT_CODES[outcome.status]
@@ -110,9 +115,9 @@ def _choose_backend(
     if gguf is None and pull:
         gguf = prepare.pull_for_run(settings, trust_unpinned, out.notice)
     if gguf is not None:
-        from glasscoder.models.llamacpp import import_llama_cpp
+        from glasscoder.models.llamacpp import check_llama_cpp
 
-        import_llama_cpp()  # before a session exists: a missing extra is a usage error
+        check_llama_cpp()  # before a session exists: a missing extra is a usage error
         from glasscoder.models.placement import check_buffer_types
 
         check_buffer_types(settings.override_tensor)  # likewise an unknown buffer type name
@@ -177,18 +182,18 @@ def _new_session(
     session = Session.create(
         sessions_dir,
         {"workspace": str(workspace.root), "endpoint": settings.endpoint,
-         "model": settings.model, "approval": settings.approval,
-         "sandbox": _sandbox_choice(settings).name, "task": task or "", "status": "running"},
+         "model": settings.model, "approval": settings.approval, "task": task or "",
+         "sandbox": _sandbox_choice(settings, workspace.root).name, "status": "running"},
     )  # fmt: skip
-    commands = _commands_line(settings)
+    commands = _commands_line(settings, workspace.root)
     session.append(
         {"role": "system", "content": system_prompt(workspace, settings.approval, commands)}
     )
     return session
 
 
-def _commands_line(settings: Settings) -> str:
-    if _sandbox_choice(settings).sandbox is None:
+def _commands_line(settings: Settings, root: Path) -> str:
+    if _sandbox_choice(settings, root).sandbox is None:
         return "disabled (no sandbox available); run_shell will refuse"
     if settings.approval == "plan":
         return "not available in plan mode"
@@ -214,7 +219,7 @@ def _build_agent(
     model = _model(settings, audit, redactor)
     ctx = ToolContext(
         workspace=workspace,
-        sandbox=_sandbox(settings),
+        sandbox=_sandbox(settings, workspace.root),
         sandbox_refusal=NO_SANDBOX_REFUSAL,
         shell_timeout=settings.shell_timeout,
         output_limit=settings.output_limit,
@@ -268,6 +273,7 @@ def _model(settings: Settings, audit: Any, redactor: Redactor) -> Any:
         top_p=settings.top_p,
         max_tokens=settings.max_output_tokens,
         timeout=settings.request_timeout,
+        first_token_timeout=settings.first_token_timeout,
         redact=partial(redact_body, redactor=redactor),
     )
 
@@ -286,15 +292,16 @@ def _net_proxy(settings: Settings, agent: Agent, audit: AuditLog, out: Any) -> A
     return proxy
 
 
-def _sandbox(settings: Settings) -> Any:
-    return _sandbox_choice(settings).sandbox
+def _sandbox(settings: Settings, root: Path) -> Any:
+    return _sandbox_choice(settings, root).sandbox
 
 
-def _sandbox_choice(settings: Settings) -> Any:
-    """sandbox/choose.py's Choice; cheap to repeat (bwrap is probed once per process)."""
+def _sandbox_choice(settings: Settings, root: Path) -> Any:
+    """sandbox/choose.py's Choice for the workspace root; cheap to repeat (bwrap is probed
+    once per process and workspace)."""
     from glasscoder.sandbox.choose import choose
 
-    return choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny))
+    return choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny), root=root)
 
 
 def _record_outcome(session: Session, outcome: Outcome) -> None:

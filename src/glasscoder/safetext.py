@@ -5,7 +5,9 @@ what UTF-8 cannot hold: lone surrogates (a JSON "\\ud800" escape, or a file name
 UTF-8, which Python decodes with surrogateescape). Written as is, such a string makes the
 transcript, the stream-json output or stdout raise UnicodeEncodeError. ``scrub`` replaces
 each one with U+FFFD, and non-finite floats (which json.dumps would write as the non-JSON
-``Infinity``/``NaN``) with their name, in a message of nested dicts and lists.
+``Infinity``/``NaN``) with their name, in a message of nested dicts and lists. The walk is
+iterative and a value nesting deeper than ``nesting.KEEP_DEPTH`` is cut there with a marker, so
+what ``scrub`` returns can always be encoded (json.dumps itself recurses).
 
 ``printable`` is for the terminal: escape sequences a model or a file name carries would
 otherwise reach the person's terminal, which acts on them (move the cursor, rewrite lines,
@@ -18,21 +20,25 @@ import math
 import re
 from typing import Any
 
+from glasscoder.nesting import rebuild
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 controls but tab, newline and the CR of a CRLF; DEL; the C1 controls (ESC's 8-bit twins).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
 
 
 def scrub(value: Any) -> Any:
-    """value with lone surrogates replaced and non-finite floats named, recursively."""
+    """value with lone surrogates replaced and non-finite floats named, at any depth."""
+    if isinstance(value, str):
+        return _scrub_leaf(value)
+    return rebuild(value, lambda leaf, level: _scrub_leaf(leaf), key=_scrub_leaf)
+
+
+def _scrub_leaf(value: Any) -> Any:
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
-    if isinstance(value, dict):
-        return {scrub(k): scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
     return value
 
 

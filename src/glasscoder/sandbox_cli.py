@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,13 @@ def check_command(sandbox: str | None) -> int:
     degraded = degraded_lines(pids_ok, pids_how, bool(allow_net))
     if pids_ok:
         protected.append(f"process count: at most {Limits().processes} ({pids_how})")
+    more, less = bound_lines(Limits(), _tmpfs_capped(choice.sandbox))
+    protected += [*host_lines(), *more]
+    degraded = less + degraded
     click.echo("backend: bwrap")
     _section("protected", protected)
     _section("degraded", degraded)
+    _toolchain_sections("bwrap")
     return 0
 
 
@@ -61,7 +66,7 @@ def run_command(
     if not root.is_dir():
         raise UsageError(f"Workspace '{root}' is not a directory; pass --cwd DIR.")
     settings = load_settings(root, {"sandbox": sandbox, "allow_net": allow_net or None})
-    choice = choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny))
+    choice = choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny), root=root)
     if choice.sandbox is None:
         raise UsageError(f"Commands are refused: no sandbox is available ({choice.problem}).")
     limits = Limits(timeout=settings.shell_timeout, output_chars=settings.output_limit)
@@ -86,21 +91,27 @@ def run_command(
 
 def protected_lines(limits: Limits, allow_net: list[str] | None = None) -> list[str]:
     from glasscoder.sandbox.bwrap import PROTECTED
-    from glasscoder.sandbox.seccomp_filter import DENIED
+    from glasscoder.sandbox.seccomp_filter import DENIED, SOCKET_FAMILIES
 
     gib = 1 << 30
     return [
         "system files: / is mounted read-only",
         "writes: only inside the workspace; read-only there: " + ", ".join(PROTECTED)
-        + " and glasscoder's config",
-        "secrets: $HOME, /tmp and /run are empty (~/.ssh, ~/.aws, sockets, glasscoder's "
-        "sessions and audit key are not there); only allow-listed environment variables",
+        + ", glasscoder's config and its own files; missing ones cannot be created (an empty "
+        "read-only placeholder stands in while a command runs and is removed after it)",
+        "glasscoder's config read-only and its data (sessions, audit logs, ledger, key) "
+        "hidden, wherever they are, below the workspace too",
+        "secrets: $HOME, the account's passwd home" + _passwd_home_note() + ", /tmp and /run "
+        "are empty (~/.ssh, ~/.aws, sockets, glasscoder's sessions and audit key are not there)",
+        _env_line(),
         "secret files in the workspace: those on the deny-list (.env*, keys, credentials...) "
         "and hard links to them cannot be opened; deny-listed folders look empty, read-only",
         _network_line(allow_net or []),
         "processes: own PID namespace (host processes invisible, nothing outlives the "
         "command, setsid or not); no capabilities; no nested user namespaces",
-        f"seccomp denies: socket(AF_UNIX), ioctl(TIOCSTI), {', '.join(DENIED)}",
+        "socket families: only " + ", ".join(SOCKET_FAMILIES.values()) + " (netlink: route "
+        "only); AF_UNIX, AF_VSOCK, AF_PACKET, AF_ALG and every other family refused",
+        f"seccomp denies: ioctl(TIOCSTI), {', '.join(DENIED)}",
         f"limits per process: address space {limits.address_space / gib:g} GiB, CPU "
         f"{limits.cpu_seconds} s, file size {limits.file_size / gib:g} GiB, "
         f"{limits.open_files} open files",
@@ -109,9 +120,8 @@ def protected_lines(limits: Limits, allow_net: list[str] | None = None) -> list[
 
 def degraded_lines(pids_ok: bool, pids_how: str, net_allowed: bool = False) -> list[str]:
     lines = [
-        "shown read-only on purpose: PATH folders inside $HOME, so toolchains there run",
-        "not created by the sandbox: a missing .envrc, .vscode/ or .idea/ can be created "
-        "by a command (only existing ones are read-only)",
+        "shown read-only on purpose: the toolchain folders listed below (in $HOME, /tmp or "
+        "/run), so your tools run there; never a whole home or a folder holding credentials",
     ]
     if net_allowed:
         lines.append("network: the proxy decides where commands connect, not what they send "
@@ -123,6 +133,68 @@ def degraded_lines(pids_ok: bool, pids_how: str, net_allowed: bool = False) -> l
             "delegated cgroup v2, e.g. systemd-run --user --scope -p Delegate=yes ...",
         )
     return lines  # fmt: skip
+
+
+def host_lines() -> list[str]:
+    """The principle every backend shares (sandbox/hostpaths.py), for `sandbox check`."""
+    from glasscoder.sandbox import hostpaths
+    from glasscoder.sandbox.paths import canonical
+
+    inside = hostpaths.read_only_inside(canonical(Path.cwd()))
+    own = f" (here: {', '.join(inside)})" if inside else ""
+    return [
+        "the host: glasscoder never runs a program or loads a file the sandbox could have "
+        "written: git, rg, bwrap and unsandboxed analyzers are found outside the workspace, "
+        f"and its own files inside the workspace are read-only to commands{own}"
+    ]
+
+
+def bound_lines(limits: Limits, tmpfs_capped: bool | None) -> tuple[list[str], list[str]]:
+    """(protected, degraded) lines for the bounds on the command as a whole: memory, the
+    sandbox's /tmp and HOME (None: the backend has no tmpfs), the workspace's disk."""
+    from glasscoder.sandbox import cgroup
+
+    gib = 1 << 30
+    memory_ok, memory_how = cgroup.memory_available()
+    disk = (f"disk: a command that fills more than {limits.disk_growth / gib:g} GiB of the "
+            "workspace's filesystem is stopped, and its output says so")  # fmt: skip
+    protected, degraded = [disk], []
+    if memory_ok:
+        protected.append(f"memory: at most {limits.memory / gib:g} GiB for the whole command, "
+                         f"all its processes together ({memory_how})")  # fmt: skip
+    else:
+        degraded.append(f"memory: per process only ({limits.address_space / gib:g} GiB of "
+                        f"address space each): {memory_how}; fix: run glasscoder in a "
+                        "delegated cgroup v2 with the memory controller")  # fmt: skip
+    if tmpfs_capped:
+        protected.append(f"/tmp and HOME inside: at most {limits.tmpfs_size / gib:g} GiB each "
+                         "(RAM-backed tmpfs)")  # fmt: skip
+    elif tmpfs_capped is False:
+        degraded.append("/tmp and HOME inside: no size cap (this bwrap has no --size; 0.5 or "
+                        "later has); the memory bound still counts what they hold")  # fmt: skip
+    return protected, degraded
+
+
+def _tmpfs_capped(sandbox: object) -> bool:
+    from glasscoder.sandbox.bwrap import tmpfs_size_supported
+
+    bwrap = getattr(sandbox, "bwrap", "")
+    return bool(bwrap) and tmpfs_size_supported(bwrap)
+
+
+def _passwd_home_note() -> str:
+    from glasscoder.sandbox.paths import passwd_home
+
+    home = passwd_home()
+    return f" ({home})" if home else ""
+
+
+def _env_line() -> str:
+    from glasscoder.sandbox.env import ALLOWED
+
+    return ("environment: only " + ", ".join(n for n in ALLOWED if not n.startswith("LC_"))
+            + " and the locale variables by name (LC_ALL, LC_CTYPE, ...): no prefix, so a "
+            "variable such as LC_MY_TOKEN does not pass")  # fmt: skip
 
 
 def _network_line(allow_net: list[str]) -> str:
@@ -158,6 +230,9 @@ def _check_fallback(name: str, why: str, allow_net: bool) -> int:
                              "what is left of the command is killed with it")  # fmt: skip
         else:
             degraded.insert(0, f"process count: NOT bounded ({pids_how})")
+        more, less = bound_lines(Limits(), None)
+        protected += [*host_lines(), *more]
+        degraded = less + degraded
     if allow_net:
         degraded.insert(0, f"--allow-net is ignored under {name}: commands get no network")
     click.echo(f"backend: {name} (degraded: protects less than bwrap)")
@@ -165,7 +240,37 @@ def _check_fallback(name: str, why: str, allow_net: bool) -> int:
         click.echo(f"  why: {why}")
     _section("protected", protected)
     _section("degraded", degraded)
+    if name == "landlock":
+        _toolchain_sections(name)
     return 0
+
+
+def _toolchain_sections(backend: str) -> None:
+    """What this shell's environment would get shown, and why; what is not, and why not."""
+    from glasscoder.sandbox.caches import BuildCaches
+    from glasscoder.sandbox.paths import canonical, home_dirs
+
+    env, root = minimal_env(), canonical(Path.cwd())
+    if root == "/" or root in home_dirs(env):  # never a workspace: list as for a project
+        root = os.devnull  # nothing lies inside it
+    if backend == "landlock":  # readable: SYSTEM_READ and these folders; no links made
+        from glasscoder.sandbox.landlock import SYSTEM_READ, read_toolchains
+        from glasscoder.sandbox.paths import under_any
+
+        found = read_toolchains(env, root)
+        found.mounts = [m for m in found.mounts
+                        if not m.target and not under_any(m.path, SYSTEM_READ)]  # fmt: skip
+    else:
+        from glasscoder.sandbox.bwrap import HIDDEN_AREAS
+        from glasscoder.sandbox.toolchains import resolve
+
+        homes = home_dirs(env)
+        found = resolve(env, homes, [*HIDDEN_AREAS, *homes], root)
+    shown = [f"{m.path}: {m.reason}" for m in found.mounts]
+    _section("toolchains shown read-only (from PATH and the environment)", shown or ["none"])
+    if found.refused:
+        _section("toolchain folders not shown", [f"{m.path}: {m.reason}" for m in found.refused])
+    _section("writable", BuildCaches.lines())
 
 
 def _section(title: str, lines: list[str]) -> None:

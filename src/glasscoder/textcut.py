@@ -41,6 +41,14 @@ def tail(text: str, limit: int) -> str:
     return text[start:]
 
 
+def quoted(text: str, limit: int = 200) -> str:
+    """text in quotes for a message, cut when longer than limit: a model's 100,000-character
+    path or pattern is named by its start and length, not echoed back whole."""
+    if len(text) <= limit:
+        return f"'{text}'"
+    return f"'{head(text, limit)}...' ({len(text):,} characters)"
+
+
 def trim_cut_edges(
     before: str, after: str, next_char: str = "", prev_char: str = ""
 ) -> tuple[str, str]:

@@ -35,6 +35,9 @@ from glasscoder.config import own_paths
 MAX_READ_BYTES = 20 * 1024 * 1024
 _MAX_RULE_FILE_BYTES = 1024 * 1024
 _MAX_SYMLINKS = 40  # the kernel's own limit for one lookup
+# The kernel's PATH_MAX: no longer path can be opened, and resolving one component by
+# component would take time quadratic in its length.
+_MAX_PATH = 4096
 _BINARY_SNIFF_BYTES = 8192
 # O_NONBLOCK: opening a FIFO planted in the workspace must not hang the agent.
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -242,6 +245,10 @@ class Workspace:
         """(resolved relative path, locations of the symlinks followed on the way)."""
         if "\0" in path:
             raise WorkspaceError("path contains a NUL byte")
+        if len(path) > _MAX_PATH:
+            raise WorkspaceError(
+                f"cannot access a path {len(path):,} characters long: the limit is {_MAX_PATH:,}"
+            )
         pending = list(reversed(self._relative_parts(path)))
         done: list[str] = []
         links: list[str] = []

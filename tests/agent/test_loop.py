@@ -57,6 +57,7 @@ def test_history_is_append_only_and_saved(buggy_repo: Path, tmp_path: Path) -> N
     for before, after in zip(model.requests, model.requests[1:], strict=False):
         assert after[: len(before)] == before  # every request extends the one before
     saved = [json.loads(x) for x in agent.session.transcript_path.read_text().splitlines()]
+    assert all(line.pop("_mac") for line in saved)  # each line chained (transcript_mac.py)
     assert saved == agent.session.messages
     assistant = [m for m in saved if m["role"] == "assistant" and m.get("tool_calls")]
     args = assistant[1]["tool_calls"][0]["function"]["arguments"]
@@ -201,3 +202,26 @@ def test_ctrl_c_during_an_edit_lets_the_write_finish(buggy_repo, tmp_path, monke
     assert agent.session.messages[-1]["role"] == "tool"  # and the history stays well-formed
     tool_message = agent.session.messages[-1]
     assert "Created new.py" in tool_message["content"]  # the model is told what happened
+
+
+def test_sigterm_during_an_edit_lets_the_write_finish(buggy_repo, tmp_path, monkeypatch) -> None:
+    import os
+    import signal
+
+    from glasscoder.agent.loop import terminate_as_interrupt
+
+    real_write = Workspace.write_text
+
+    def write_then_terminated(self: Workspace, path: str, text: str) -> bool:
+        os.kill(os.getpid(), signal.SIGTERM)  # a service manager stops glasscoder mid-edit
+        return real_write(self, path, text)
+
+    monkeypatch.setattr(Workspace, "write_text", write_then_terminated)
+    replies = [xml_call("write_file", path="new.py", content="x = 1"), "never reached"]
+    agent, _, _ = make_agent(buggy_repo, tmp_path, replies)
+    with terminate_as_interrupt():
+        outcome = agent.run("write")
+    assert (outcome.status, outcome.reason) == ("failed", "interrupted")
+    assert outcome.result == "Interrupted by SIGTERM."
+    assert (buggy_repo / "new.py").read_text() == "x = 1"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back after the run

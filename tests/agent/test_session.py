@@ -54,6 +54,84 @@ def test_append_stores_json_safe_text_and_returns_it(session: Session) -> None:
         {"role": "tool", "content": "a.py\n\udcff.py", "extra": {"offset": float("inf")}}
     )
     assert stored == {"role": "tool", "content": "a.py\n\ufffd.py", "extra": {"offset": "inf"}}
-    last = session.transcript_path.read_bytes().splitlines()[-1]
-    assert json.loads(last.decode("utf-8")) == stored
+    last = json.loads(session.transcript_path.read_bytes().splitlines()[-1].decode("utf-8"))
+    assert last.pop("_mac") and last == stored
     assert Session.load(session.dir.parent, session.id).messages[-1] == stored
+
+
+# --- the transcript's keyed chain: --resume refuses an edited transcript ----------------------
+
+
+def _lines(session: Session) -> list[bytes]:
+    return session.transcript_path.read_bytes().splitlines(keepends=True)
+
+
+def _resume_refused(session: Session, match: str) -> None:
+    with pytest.raises(UsageError, match=match) as refused:
+        Session.load(session.dir.parent, session.id)
+    assert "without --resume" in str(refused.value)
+
+
+def test_one_changed_byte_in_a_line_is_refused_naming_the_line(session: Session) -> None:
+    lines = _lines(session)
+    lines[1] = lines[1].replace(b"first", b"firsT")
+    session.transcript_path.write_bytes(b"".join(lines))
+    _resume_refused(session, "line 2 of its transcript was changed")
+
+
+def test_a_deleted_line_is_refused(session: Session) -> None:
+    session.append({"role": "assistant", "content": "third"})
+    lines = _lines(session)
+    session.transcript_path.write_bytes(lines[0] + lines[2])
+    _resume_refused(session, "line 2 of its transcript")
+
+
+def test_a_cut_tail_is_refused(session: Session) -> None:
+    session.transcript_path.write_bytes(_lines(session)[0])
+    _resume_refused(session, "ends at line 1 but held 2 lines")
+
+
+def test_a_removed_or_forged_head_file_is_refused(session: Session) -> None:
+    head = session.dir / "transcript.head"
+    fields = json.loads(head.read_text())
+    head.write_text(json.dumps({**fields, "count": 1}))
+    _resume_refused(session, "transcript.head is missing or was changed")
+    head.unlink()
+    _resume_refused(session, "transcript.head is missing or was changed")
+
+
+def test_a_line_without_its_mac_is_refused(session: Session) -> None:
+    lines = _lines(session)
+    message = json.loads(lines[1])
+    del message["_mac"]
+    session.transcript_path.write_bytes(lines[0] + json.dumps(message).encode() + b"\n")
+    _resume_refused(session, "line 2 of its transcript")
+
+
+def test_a_transcript_copied_from_another_session_is_refused(session: Session) -> None:
+    other = Session.create(session.dir.parent, {"workspace": str(session.dir), "task": "t"})
+    for name in ("transcript.jsonl", "transcript.head"):
+        (other.dir / name).write_bytes((session.dir / name).read_bytes())
+    _resume_refused(other, "line 1 of its transcript")
+
+
+def test_a_resumed_session_continues_the_chain(session: Session) -> None:
+    resumed = Session.load(session.dir.parent, session.id)
+    assert resumed.warnings == []
+    resumed.append({"role": "assistant", "content": "more"})
+    again = Session.load(session.dir.parent, session.id)
+    assert [m["content"] for m in again.messages] == ["sys", "first", "more"]
+    assert all("_mac" not in m for m in again.messages)
+
+
+def test_a_session_saved_before_the_chain_resumes_with_a_warning(session: Session) -> None:
+    lines = [json.loads(line) for line in _lines(session)]
+    for message in lines:
+        del message["_mac"]
+    session.transcript_path.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    (session.dir / "transcript.head").unlink()
+    resumed = Session.load(session.dir.parent, session.id)
+    assert [m["content"] for m in resumed.messages] == ["sys", "first"]
+    assert "resumed unchecked" in resumed.warnings[0]
+    resumed.append({"role": "user", "content": "later"})  # it stays unchained
+    assert len(Session.load(session.dir.parent, session.id).messages) == 3

@@ -51,6 +51,10 @@ class FakeReply:
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     cut_after: int | None = None  # streaming: drop the connection after this many SSE events
     delay: float = 0.0  # seconds to wait before answering (cut short when the server stops)
+    # Streaming, never ending until the client hangs up: an SSE keep-alive comment every
+    # `keepalive` seconds and no token, or one content token every `trickle` seconds.
+    keepalive: float | None = None
+    trickle: float | None = None
 
 
 @dataclass
@@ -204,6 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = reply.error_body if reply.error_body is not None else "scripted failure"
             return self._send_error(reply.status, body, rec, reply.headers)
         request = rec.json if isinstance(rec.json, dict) else {}
+        if request.get("stream") and (reply.keepalive or reply.trickle):
+            return self._send_endless(reply, rec)
         if request.get("stream"):
             options = request.get("stream_options") or {}
             events = _stream_events(reply, self.fake, bool(options.get("include_usage")))
@@ -254,6 +260,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
+
+    def _send_endless(self, reply: FakeReply, rec: RecordedRequest) -> None:
+        """A stream that never finishes: pings or single tokens until the client leaves."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        token = _chunk(self.fake.model, [{"index": 0, "delta": {"content": "x"}}])
+        data = b"data: " + json.dumps(token).encode() + b"\n\n"
+        event = b": ping\n\n" if reply.keepalive else data
+        interval = reply.keepalive or reply.trickle or 1.0
+        try:
+            while not self.fake.stopping.is_set():
+                rec.response_body += event
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.flush()
+                self.fake.stopping.wait(interval)
+        except OSError:
+            pass  # the client hung up: what this stream is for
+        self.close_connection = True
 
 
 def _as_reply(item: Scripted) -> FakeReply:

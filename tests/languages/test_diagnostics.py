@@ -58,6 +58,7 @@ def test_files_narrow_both_tools_and_findings(tmp_path, tools_path):
 
 def test_a_missing_tool_is_a_note_not_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    monkeypatch.setattr("glasscoder.languages.registry.own_scripts", lambda: "")  # nor beside us
     write_tree(tmp_path, {"app.py": "x = 1\n"})
     found, notes = run_analyzers(tmp_path, None, NoSandbox())
     assert found == []
@@ -125,6 +126,7 @@ class Recording:
 def test_the_sandbox_gets_expanded_templates_and_the_minimal_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-linters")
+    monkeypatch.setattr("glasscoder.languages.registry.own_scripts", lambda: "")  # nor beside us
     write_tree(tmp_path, {"A.java": "class A {}\n", "B.java": "class B {}\n"})
     if not shutil.which("javac"):
         pytest.skip("javac is not installed")

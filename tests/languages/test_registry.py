@@ -19,6 +19,7 @@ from glasscoder.languages.registry import (
     language_for,
     missing_note,
     project_files,
+    with_own_scripts,
     workspace_program,
 )
 from tests.languages.polyglot import ALL_LANGUAGES, POLYGLOT, write_tree
@@ -148,8 +149,40 @@ def test_a_missing_program_is_none_with_an_install_hint(tmp_path, monkeypatch):
 
 def test_a_non_executable_local_file_is_not_a_program(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr("glasscoder.languages.registry.own_scripts", lambda: "")  # nor beside us
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     (tmp_path / ".venv" / "bin" / "ruff").write_text("not a program")
     cmd = next(c for c in by_name("python").commands if c.name == "ruff")
     assert not os.access(tmp_path / ".venv" / "bin" / "ruff", os.X_OK)
     assert find_program(cmd, tmp_path, confined=True) is None
+
+
+def test_a_tool_beside_glasscoder_is_found_when_not_on_path(tmp_path, monkeypatch):
+    """An extra installs ruff into glasscoder's own environment, which is often not on PATH
+    (pipx, a venv not activated): it is found, confined or not."""
+    own = tmp_path / "own" / "bin"
+    own.mkdir(parents=True)
+    (own / "ruff").write_text("#!/bin/sh\n")
+    (own / "ruff").chmod(0o755)
+    monkeypatch.setattr("glasscoder.languages.registry.own_scripts", lambda: str(own))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    (tmp_path / "ws").mkdir()
+    cmd = next(c for c in by_name("python").commands if c.name == "ruff")
+    assert find_program(cmd, tmp_path / "ws", confined=True) == str(own / "ruff")
+    assert find_program(cmd, tmp_path / "ws", confined=False) == str(own / "ruff")
+    assert with_own_scripts("/usr/bin", tmp_path / "ws", confined=False) == f"/usr/bin:{own}"
+
+
+def test_glasscoders_own_tools_inside_the_workspace_never_run_on_the_host(tmp_path, monkeypatch):
+    """The README's development layout: glasscoder's venv inside the workspace, where a
+    sandboxed command could have replaced its ruff. Only a sandbox may run that copy."""
+    own = tmp_path / ".venv" / "bin"
+    own.mkdir(parents=True)
+    (own / "ruff").write_text("#!/bin/sh\n")
+    (own / "ruff").chmod(0o755)
+    monkeypatch.setattr("glasscoder.languages.registry.own_scripts", lambda: str(own))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    cmd = next(c for c in by_name("python").commands if c.name == "ruff")
+    assert find_program(cmd, tmp_path, confined=False) is None
+    assert with_own_scripts("/usr/bin", tmp_path, confined=False) == "/usr/bin"
+    assert find_program(cmd, tmp_path, confined=True) == str(own / "ruff")

@@ -50,6 +50,7 @@ def test_only_the_named_backends_count_as_confining(bwrap):
 
 def test_unsandboxed_the_workspace_program_is_not_run_and_a_note_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setattr("glasscoder.languages.registry.own_scripts", lambda: "")  # nor beside us
     with hostile_repo(tmp_path) as repo:
         found, notes = run_analyzers(repo.root, ["app.py"], NoSandbox(), ("lint",))
         assert not repo.ran.exists() and repo.escaped() == []
@@ -87,6 +88,7 @@ def test_the_unsandboxed_childs_path_leaves_out_the_workspace(tmp_path, monkeypa
 @pytest.mark.parametrize("write", ["baseline", "edit"])
 def test_lint_after_edit_unsandboxed_skips_the_workspace_program(tmp_path, monkeypatch, write):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setattr("glasscoder.languages.registry.own_scripts", lambda: "")  # nor beside us
     with hostile_repo(tmp_path) as repo:
         ws = Workspace(repo.root)
         feedback = EditFeedback(ws.root, NoSandbox())

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 
 from glasscoder.errors import UsageError
 from glasscoder.models.base import ModelError
-from glasscoder.models.llamacpp import import_llama_cpp, render_prompt
+from glasscoder.models.llamacpp import check_llama_cpp, render_prompt
 from tests.fixtures.tiny_gguf import CHAT_TEMPLATE, write_tiny_gguf
 
 HAVE_LLAMA = importlib.util.find_spec("llama_cpp") is not None
@@ -92,9 +93,10 @@ def test_template_runs_sandboxed(template: str) -> None:
 
 
 def test_missing_llama_cpp_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes `import llama_cpp` fail
-    with pytest.raises(UsageError, match=r"LLAVA_BUILD=OFF.*pip install 'glasscoder\[local\]'"):
-        import_llama_cpp()
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # makes llama_cpp look not installed
+    hint = r"GGML_NATIVE=OFF.*pip install --no-cache-dir 'glasscoder\[local\]'"
+    with pytest.raises(UsageError, match=hint):
+        check_llama_cpp()
 
 
 # -- the tiny qwen3moe model -------------------------------------------------------------------
@@ -149,9 +151,7 @@ def xml_call_grammar(tool: dict[str, Any]) -> str:
 
 @needs_llama
 def test_grammar_forced_tool_call_is_parsed(tiny_path: Path) -> None:
-    from llama_cpp import LlamaGrammar
-
-    grammar = LlamaGrammar.from_string(xml_call_grammar(READ_FILE), verbose=False)
+    grammar = xml_call_grammar(READ_FILE)
     model = tiny_model(tiny_path, grammar=grammar, max_tokens=200, temperature=0.8, seed=7)
     streamed: list[str] = []
     reply = model.complete([SYSTEM, {"role": "user", "content": "read"}], [READ_FILE],
@@ -198,10 +198,12 @@ needs_smollm2 = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def smollm2() -> Any:
+def smollm2() -> Iterator[Any]:
     from glasscoder.models.llamacpp import LlamaCppModel
 
-    return LlamaCppModel(SMOLLM2, n_ctx=2048, n_threads=2, temperature=0.0, max_tokens=48)
+    model = LlamaCppModel(SMOLLM2, n_ctx=2048, n_threads=2, temperature=0.0, max_tokens=48)
+    yield model
+    model.close()
 
 
 @needs_smollm2
@@ -218,7 +220,7 @@ def test_smollm2_answers_sensibly(smollm2: Any) -> None:
 def test_smollm2_keeps_its_cache_and_its_wits_over_turns(smollm2: Any) -> None:
     """Each turn evaluates only what is new, and the answers stay right: a cache holding the
     wrong tokens or positions would answer the wrong country or babble."""
-    smollm2._llm.reset()
+    smollm2.reset_cache()
     messages: list[dict[str, Any]] = []
     previous = None
     for country, capital in (("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome")):
@@ -233,7 +235,7 @@ def test_smollm2_keeps_its_cache_and_its_wits_over_turns(smollm2: Any) -> None:
             assert usage.evaluated_tokens < 40
         previous = usage
         messages.append(reply.to_message())
-    smollm2._llm.reset()
+    smollm2.reset_cache()
     cold = smollm2.complete(messages[:-1], [])
     assert cold.usage.reused_tokens == 0 and cold.content == messages[-1]["content"]
 

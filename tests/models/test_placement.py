@@ -242,33 +242,64 @@ def llama_log() -> Iterator[list[str]]:
 
 
 def load(path: Path, **kwargs: Any) -> tuple[Any, dict[str, str]]:
-    """The model, and the tensors llama.cpp says it overrode (name -> buffer type)."""
-    from glasscoder.models.llamacpp import LlamaCppModel
+    """llama.cpp's side of the embedded model (models/engine.py, which the worker process
+    runs), loaded in this process so its log can be read; and the tensors llama.cpp says it
+    overrode (name -> buffer type)."""
+    from glasscoder.models.engine import Engine, LoadRequest
 
+    overrides = overrides_from_settings(
+        kwargs.get("override_tensor", ()), kwargs.get("cpu_moe", False), kwargs.get("n_cpu_moe", 0)
+    )
+    request = LoadRequest(str(path), {"n_ctx": 512, "n_threads": 2}, GREEDY,
+                          [(o.pattern, o.buffer_type) for o in overrides])  # fmt: skip
     with llama_log() as lines:
-        model = LlamaCppModel(path, n_ctx=512, n_threads=2, temperature=0.0, max_tokens=6,
-                              **kwargs)  # fmt: skip
+        engine = Engine(request)
     assert any("load_tensors" in line for line in lines)  # the log was really captured
-    return model, dict(OVERRIDDEN.findall("".join(lines)))
+    return engine, dict(OVERRIDDEN.findall("".join(lines)))
+
+
+def reply_text(engine: Any) -> tuple[str, int]:
+    """At most six greedy tokens in answer to HELLO: their text, and how many were sampled."""
+    from glasscoder.models.llamacpp import render_prompt
+
+    prompt = render_prompt(engine.template, HELLO, [], engine.bos, engine.eos)
+    tokens, reused, budget = engine.start(prompt, 6)
+    pieces: list[str] = []
+    _, sampled = engine.generate(tokens[reused:], budget, pieces.append, lambda: False)
+    return "".join(pieces), sampled
 
 
 HELLO = [{"role": "user", "content": "hello there"}]
+GREEDY = {"temp": 0.0, "top_p": 0.8, "top_k": 20, "min_p": 0.0}
 
 
 @needs_llama
 def test_cpu_moe_overrides_exactly_the_expert_tensors(tiny_path: Path) -> None:
     plain, plain_overridden = load(tiny_path)
+    expected = reply_text(plain)
+    plain.close()
+    assert plain_overridden == {} and plain._placement is None
+
+    engine, overridden = load(tiny_path, cpu_moe=True)
+    assert overridden == dict.fromkeys(EXPERT_NAMES, "CPU")
+    assert reply_text(engine) == expected  # same weights, same greedy tokens, wherever they live
+    engine.close()
+
+
+@needs_llama
+def test_worker_gets_the_overrides_and_the_notice_names_them(tiny_path: Path) -> None:
+    from glasscoder.models.llamacpp import LlamaCppModel
+
+    settings = {"n_ctx": 512, "n_threads": 2, "temperature": 0.0, "max_tokens": 6}
+    plain = LlamaCppModel(tiny_path, **settings)
     expected = plain.complete(HELLO, []).content
     plain.close()
-    assert plain_overridden == {} and plain.placement is None and plain.placement_note is None
-
-    model, overridden = load(tiny_path, cpu_moe=True)
-    assert overridden == dict.fromkeys(EXPERT_NAMES, "CPU")
+    assert plain.placement_note is None
+    model = LlamaCppModel(tiny_path, cpu_moe=True, **settings)
     reply = model.complete(HELLO, [])
-    assert reply.usage.completion_tokens >= 1
-    assert reply.content == expected  # same weights, same greedy tokens, wherever they live
-    assert model.placement_note == "tiny.gguf: tensor overrides place 6 tensors, 192.0 KiB in CPU."
     model.close()
+    assert reply.usage.completion_tokens >= 1 and reply.content == expected
+    assert model.placement_note == "tiny.gguf: tensor overrides place 6 tensors, 192.0 KiB in CPU."
 
 
 @needs_llama
@@ -278,7 +309,7 @@ def test_n_cpu_moe_and_explicit_overrides(tiny_path: Path) -> None:
     assert overridden == {n: "CPU" for n in EXPERT_NAMES if n.startswith("blk.0.")}
     model, overridden = load(tiny_path, override_tensor=[r"attn_(q|k)\.weight=CPU"])
     assert overridden == {f"blk.{i}.attn_{x}.weight": "CPU" for i in (0, 1) for x in "qk"}
-    assert model.complete(HELLO, []).usage.completion_tokens >= 1
+    assert reply_text(model)[1] >= 1
     model.close()
 
 

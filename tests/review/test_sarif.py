@@ -59,6 +59,17 @@ RULE = {
                                             "properties": {"level": LEVEL}},
                    "properties": BAG},
 }  # fmt: skip
+INVOCATION = {  # an analyzer that gave no result: a failed tool execution
+    "type": "object", "additionalProperties": False, "required": ["executionSuccessful"],
+    "properties": {
+        "executionSuccessful": {"type": "boolean"},
+        "toolExecutionNotifications": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["message"],
+            "properties": {"level": LEVEL, "message": TEXT, "descriptor": {
+                "type": "object", "additionalProperties": False, "required": ["id"],
+                "properties": {"id": {"type": "string"}}}}}},
+    },
+}  # fmt: skip
 SCHEMA = {
     "$schema": "http://json-schema.org/draft-04/schema#",
     "type": "object", "additionalProperties": False, "required": ["version", "runs"],
@@ -75,6 +86,7 @@ SCHEMA = {
                              "properties": {"name": {"type": "string"},
                                             "version": {"type": "string"},
                                             "rules": {"type": "array", "items": RULE}}}}},
+                "invocations": {"type": "array", "items": INVOCATION},
                 "originalUriBaseIds": {"type": "object",
                                        "additionalProperties": ARTIFACT_LOCATION},
                 "results": {"type": "array", "maxItems": 25000, "items": RESULT},
@@ -94,14 +106,27 @@ FINDINGS = [
 ]  # fmt: skip
 
 
-def sarif(findings: list[Finding]) -> dict:
-    return json.loads(to_sarif(findings))
+INCOMPLETE = ["ruff failed (exit 127): ruff could not run in the sandbox: it needs /opt/x"]
+
+
+def sarif(findings: list[Finding], incomplete: list[str] | None = None) -> dict:
+    return json.loads(to_sarif(findings, incomplete or []))
 
 
 def test_the_log_is_valid_against_the_schema() -> None:
     jsonschema.Draft4Validator.check_schema(SCHEMA)
     jsonschema.Draft4Validator(SCHEMA).validate(sarif(FINDINGS))
     jsonschema.Draft4Validator(SCHEMA).validate(sarif([]))
+    jsonschema.Draft4Validator(SCHEMA).validate(sarif([], INCOMPLETE))
+
+
+def test_an_incomplete_review_is_a_failed_tool_execution() -> None:
+    invocation = sarif(FINDINGS[:1], INCOMPLETE)["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert invocation["toolExecutionNotifications"] == [
+        {"level": "error", "message": {"text": INCOMPLETE[0]}, "descriptor": {"id": "ruff"}}
+    ]
+    assert sarif(FINDINGS)["runs"][0]["invocations"][0]["executionSuccessful"] is True
 
 
 OFFICIAL = Path(__file__).parent.parent / "fixtures" / "sarif" / "sarif-2.1.0-rtm.5.json"
@@ -112,6 +137,7 @@ def test_the_log_is_valid_against_the_published_sarif_schema() -> None:
     validator = jsonschema.Draft4Validator(schema)
     validator.validate(sarif(FINDINGS))
     validator.validate(sarif([]))
+    validator.validate(sarif(FINDINGS, INCOMPLETE))
     broken = sarif(FINDINGS)
     broken["runs"][0]["results"][0]["level"] = "fatal"  # so the check can fail
     with pytest.raises(jsonschema.ValidationError):

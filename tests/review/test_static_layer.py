@@ -86,6 +86,7 @@ def test_a_missing_analyzer_is_a_note_with_the_install_hint(tmp_path: Path, monk
     root = make_repo(tmp_path / "py", {"a.py": "x = 1\n"})
     choice = confined()  # before PATH loses bwrap
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setattr("glasscoder.languages.registry.own_scripts", lambda: "")  # nor beside us
     result = run_review(Workspace(root), [], None, None, lambda _: None, choice)
     assert result.findings == []
     assert any("ruff not found" in note and "pip install ruff" in note for note in result.notes)

@@ -64,7 +64,7 @@ def test_check_lists_protections_and_degradations(sandbox, tmp_path, xdg) -> Non
     run = glasscoder("sandbox", "check", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "backend: bwrap" in run.stdout and "protected:" in run.stdout
-    assert "socket(AF_UNIX)" in run.stdout and "degraded:" in run.stdout
+    assert "AF_UNIX, AF_VSOCK" in run.stdout and "degraded:" in run.stdout
     assert "network allow-list" in run.stdout
 
 

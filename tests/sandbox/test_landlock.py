@@ -327,7 +327,7 @@ def test_tiocsti_fails(box, arena) -> None:
 @pytest.fixture
 def bwrap_broken(monkeypatch):
     broken = Status(False, "bwrap cannot create its namespaces here", "allow user namespaces")
-    monkeypatch.setattr(choose_module, "bwrap_status", lambda: broken)
+    monkeypatch.setattr(choose_module, "bwrap_status", lambda root=None: broken)
 
 
 def test_auto_falls_back_to_landlock_and_says_why(box, bwrap_broken) -> None:
@@ -411,3 +411,22 @@ def test_plan_never_grants_write_on_the_top_folder_or_protected_entries(arena) -
     assert not any(p.startswith(f"{arena.ws}/.") for p in written)
     assert str(arena.ws / "src") in written
     assert not any(p.startswith((str(arena.home), str(arena.data))) for p in grants)
+
+
+def test_carve_handles_a_deny_listed_file_thousands_of_folders_deep(tmp_path) -> None:
+    deep = tmp_path
+    for _ in range(1500):  # one by one: pathlib's own mkdir(parents=True) recurses
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / ".env").write_text("X=1\n")
+    (tmp_path / "other").mkdir()
+    target = str(deep / ".env")
+    try:
+        got = carve(str(tmp_path), [target])
+    finally:
+        (deep / ".env").unlink()
+        while deep != tmp_path:  # shutil.rmtree (pytest's clean-up too) recurses per level
+            deep.rmdir()
+            deep = deep.parent
+    assert str(tmp_path / "other") in got
+    assert not any(target.startswith(p) for p in got)

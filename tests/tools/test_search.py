@@ -90,7 +90,7 @@ def test_ripgrep_from_the_environment_is_found() -> None:
 
 
 def test_falls_back_when_rg_cannot_run(ctx: ToolContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search, "find_rg", lambda: "/nonexistent/rg")
+    monkeypatch.setattr(search, "find_rg", lambda root=None: "/nonexistent/rg")
     text = Grep().run({"pattern": "def needle"}, ctx).text
     assert text == "src/a.py:3:def needle():"
     with pytest.raises(RuntimeError, match="could not be run"):

@@ -4,7 +4,9 @@ git runs here whether or not the person allowed commands, so it must not run any
 repository chose: a repository's own .git/config (it arrives with an archive or a shared
 folder) can name programs that `git status` starts - an fsmonitor, a filter driver for files
 marked in .gitattributes, the post-index-change hook. Every git call here switches those off
-from the command line, which outranks the repository's config.
+from the command line, which outranks the repository's config. The git binary itself is
+found outside the workspace (sandbox/hostpaths.py): a command may have written a ``git`` into
+an activated ``.venv/bin`` there.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from pathlib import Path
+
+from glasscoder.sandbox import hostpaths
 
 
 class ChangeTracker:
@@ -47,10 +51,14 @@ _TRUSTED_SCOPES = ("system", "global", "command")  # the person's config, not th
 
 
 def _git(root: Path, *args: str) -> bytes | None:
-    """stdout of a git command run with _SAFE_GIT, or None if it fails."""
+    """stdout of a git command run with _SAFE_GIT, or None if it fails (or no git is found
+    outside the workspace)."""
+    git = hostpaths.find("git", root)
+    if git is None:
+        return None
     try:
         proc = subprocess.run(
-            ["git", *_SAFE_GIT, *args], cwd=root, stdin=subprocess.DEVNULL,
+            [git, *_SAFE_GIT, *args], cwd=root, stdin=subprocess.DEVNULL,
             capture_output=True, timeout=30, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):

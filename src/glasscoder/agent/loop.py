@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from glasscoder import textcut
 from glasscoder.agent.changes import ChangeTracker
 from glasscoder.agent.session import Session
 from glasscoder.errors import ModelUnavailable
 from glasscoder.guard.approval import Approval
-from glasscoder.models.base import Model, Reply, ToolCall, Usage
+from glasscoder.models.base import Model, OutOfTime, Reply, ToolCall, Usage
 from glasscoder.tools.base import Observation, Tool, ToolContext, ToolError, schema_for
 from glasscoder.workspace import WorkspaceError
 
@@ -68,7 +69,7 @@ class Agent:
         self._last_call: tuple[str, str] | None = None
         self._repeats = 0
         self._seen_ids: set[str] = set()
-        self._held_interrupt = False
+        self._held_signal: int | None = None  # SIGINT or SIGTERM held during an edit
 
     def run(self, task: str | None) -> Outcome:
         """Work on `task` (None: continue the conversation as it stands) until done or a limit."""
@@ -82,9 +83,12 @@ class Agent:
         state = _RunState(time.monotonic())
         try:
             outcome = self._loop(state)
-        except KeyboardInterrupt:
-            self._close_dangling_calls("not run: interrupted by the user")
-            outcome = state.outcome("failed", "interrupted", "Interrupted by the user.")
+        except KeyboardInterrupt as e:
+            by = "SIGTERM" if isinstance(e, Terminated) else "the user"
+            self._close_dangling_calls(f"not run: interrupted by {by}")
+            outcome = state.outcome("failed", "interrupted", f"Interrupted by {by}.")
+        except OutOfTime as e:  # max_time ran out during a request
+            outcome = state.outcome("failed", "max_time", str(e))
         except ModelUnavailable as e:  # turns and usage so far still count
             outcome = state.outcome("error", "model_error", str(e))
         outcome.files_changed = sorted(state.changed | tracker.changed())
@@ -113,6 +117,9 @@ class Agent:
 
     def step(self, state: _RunState) -> Reply:
         """One turn: one model call, then every tool call it asked for."""
+        cap_time = getattr(self.model, "cap_time", None)
+        if cap_time is not None:  # max_time holds during a request too
+            cap_time(self.limits.max_time - (time.monotonic() - state.started))
         reply = self.model.complete(
             self.session.messages,
             self.schemas,
@@ -134,9 +141,9 @@ class Agent:
                 {"type": "tool_result", "tool_call_id": call.id, "name": call.name,
                  "is_error": obs.is_error, "content": stored["content"]}
             )  # fmt: skip
-            if self._held_interrupt:  # Ctrl-C during an edit: the edit is done and on record
-                self._held_interrupt = False
-                raise KeyboardInterrupt
+            if self._held_signal is not None:  # Ctrl-C during an edit: done and on record
+                held, self._held_signal = self._held_signal, None
+                raise Terminated if held == signal.SIGTERM else KeyboardInterrupt
         return reply
 
     def _execute(self, call: ToolCall) -> Observation:
@@ -164,13 +171,14 @@ class Agent:
                 try:
                     return tool.run(args, self.ctx)
                 finally:
-                    self._held_interrupt = bool(held)
+                    self._held_signal = held[0] if held else None
         except (ToolError, WorkspaceError) as e:
-            return Observation(str(e), is_error=True)
+            return Observation(_short_error(str(e)), is_error=True)
         except KeyboardInterrupt:
             raise
         except Exception as e:  # a tool's own bug must not end the session
-            return Observation(f"{tool.name} failed: {type(e).__name__}: {e}", is_error=True)
+            return Observation(_short_error(f"{tool.name} failed: {type(e).__name__}: {e}"),
+                               is_error=True)  # fmt: skip
 
     def _note_repeats(self, call: ToolCall, obs: Observation) -> Observation:
         key = (call.name, json.dumps(call.arguments, sort_keys=True, default=str))
@@ -225,6 +233,16 @@ class Agent:
                 return
 
 
+def _short_error(text: str) -> str:
+    """An error for the model, its middle cut when long: whatever argument a message echoes
+    (a 100,000-character path), the model gets its start and end, not all of it again."""
+    if len(text) <= _ERROR_CHARS:
+        return text
+    start, end = textcut.head(text, _ERROR_CHARS // 2), textcut.tail(text, _ERROR_CHARS // 2)
+    return f"{start} [... {len(text) - len(start) - len(end):,} characters cut ...] {end}"
+
+
+_ERROR_CHARS = 2000
 _CONTINUE_TASK = "Continue with the task."
 _CONTINUE = (
     "Your last reply was empty or cut off. Continue the task; when it is done, reply with a "
@@ -243,25 +261,51 @@ class _RunState:
         return Outcome(status, reason, result, self.turns, self.usage)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken like Ctrl-C: the run stops as interrupted, its session saved."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises Terminated in the main thread, as SIGINT raises
+    KeyboardInterrupt, so the same save path runs (a service manager's stop, `kill`)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def _deferred_interrupt(enabled: bool) -> Iterator[list[int]]:
-    """Hold SIGINT while the block runs; yields the list of signals held."""
+    """Hold SIGINT and SIGTERM while the block runs; yields the list of signals held."""
     held: list[int] = []
-    previous = _hold_sigint(held) if enabled else None
+    previous = _hold_signals(held) if enabled else {}
     try:
         yield held
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _hold_sigint(held: list[int]) -> Any:
-    """Record SIGINT instead of raising it; returns the replaced handler, or None if it cannot."""
-    try:
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is None:  # set outside Python: it could not be put back
-            return None
-        signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-        return previous
-    except ValueError:  # not the main thread: nothing to defer
-        return None
+def _hold_signals(held: list[int]) -> dict[int, Any]:
+    """Record SIGINT and SIGTERM instead of acting on them; returns the replaced handlers."""
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handler = signal.getsignal(signum)
+            if handler is None:  # set outside Python: it could not be put back
+                continue
+            signal.signal(signum, lambda number, frame: held.append(number))
+            previous[signum] = handler
+        except ValueError:  # not the main thread: nothing to defer
+            break
+    return previous

@@ -1,7 +1,8 @@
 """A session on disk: meta.json, the transcript (one message per JSONL line), the audit log.
 
 The transcript is appended and fsynced message by message, so an interrupted session
-resumes from exactly what was said.
+resumes from exactly what was said; each line is chained under the audit key
+(``transcript_mac.py``) and checked before a resume replays it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glasscoder.agent.transcript_mac import MAC_FIELD, TranscriptChain, encode, is_chained
 from glasscoder.errors import UsageError
+from glasscoder.guard.audit_key import audit_key
 from glasscoder.models.base import Message
 from glasscoder.safetext import scrub
 
@@ -32,6 +35,9 @@ class Session:
     dir: Path
     meta: dict[str, Any]
     messages: list[Message] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # for the person, e.g. an unchecked resume
+    # None for a session made before transcripts were chained: it stays unchained.
+    chain: TranscriptChain | None = field(default=None, repr=False)
 
     @property
     def transcript_path(self) -> Path:
@@ -47,12 +53,16 @@ class Session:
         path = sessions_dir / sid
         path.mkdir(parents=True, mode=0o700)
         session = cls(sid, path, {"id": sid, "created": _now(), **meta})
+        session.chain = TranscriptChain(path, sid, audit_key())
         session.save_meta()
         session.transcript_path.touch(mode=0o600)
+        session.chain.write_head()  # count 0: from now on a missing head is a removed one
         return session
 
     @classmethod
-    def load(cls, sessions_dir: Path, sid: str) -> Session:
+    def load(cls, sessions_dir: Path, sid: str, verify: bool = True) -> Session:
+        """The session on disk; verify false reads the transcript without checking its chain
+        (for the audit commands, which check the audit log, not the conversation)."""
         if not SESSION_ID.match(sid):
             raise UsageError(f"'{sid}' is not a session id; `glasscoder sessions` lists them.")
         path = sessions_dir / sid
@@ -66,20 +76,36 @@ class Session:
             raise UsageError(f"Session '{sid}' cannot be read (its meta.json is damaged).")
         session = cls(sid, path, meta)
         try:
-            session.messages = _read_transcript(session.transcript_path)
+            lines = _read_transcript(session.transcript_path)
         except (OSError, ValueError) as e:
             raise UsageError(f"Session '{sid}' cannot be resumed: {e}.") from None
+        if not verify:
+            for line in lines:
+                line.pop(MAC_FIELD, None)
+        elif is_chained(path, lines):
+            session.chain = TranscriptChain(path, sid, audit_key())
+            session.chain.verify(lines)  # takes the MACs out of the lines
+        else:
+            session.warnings.append(
+                f"session {sid} was saved before transcripts carried an integrity check; "
+                "its transcript is resumed unchecked."
+            )
+        session.messages = lines
         return session
 
     def append(self, message: Message) -> Message:
         """Store message (made JSON-safe: see safetext.scrub) and return what was stored."""
         message = scrub(message)
         self.messages.append(message)
-        line = json.dumps(message, ensure_ascii=False, allow_nan=False) + "\n"
+        line = encode(message)
+        if self.chain is not None:
+            line = self.chain.seal(line)
         with self.transcript_path.open("a", encoding="utf-8") as f:
-            f.write(line)
+            f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
+        if self.chain is not None:
+            self.chain.write_head()
         return message
 
     def save_meta(self) -> None:
@@ -123,7 +149,7 @@ def _read_transcript(path: Path) -> list[Message]:
 def _message(line: str, number: int) -> Message:
     try:
         message = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # only a damaged line nests that deep: appends bound it
         message = None
     if not _well_formed(message):
         raise ValueError(f"line {number} of its transcript is damaged")

@@ -49,6 +49,7 @@ from glasscoder.guard.audit_index import (
     write_head,
 )
 from glasscoder.guard.audit_key import KEY_BYTES, AuditError, audit_key, key_path
+from glasscoder.nesting import KEEP_DEPTH, loads_bounded
 
 __all__ = [
     "DEFAULT_INDEX",
@@ -267,7 +268,7 @@ def _parse(line: bytes | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # appends bound a body's depth: only damage nests so
         return None
     return value if isinstance(value, dict) else None
 
@@ -448,7 +449,9 @@ def _exact_json(text: str) -> tuple[Any] | None:
     if not text.startswith(("{", "[")):
         return None
     try:
-        value = json.loads(text)
+        # Deeper than KEEP_DEPTH (a server's reply can be anything), it is kept as text: a
+        # parsed copy could not be encoded or read back.
+        value = loads_bounded(text, KEEP_DEPTH)
         return (value,) if _compact_json(value) == text else None
     except ValueError:
         return None

@@ -16,7 +16,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 @dataclass(frozen=True)
 class AuditSummary:
-    requests: int
+    requests: int  # requests that left (a connection was made)
     bytes_sent: int
     bytes_received: int
     destinations: list[str]  # host:port (or IN_PROCESS) of the requests sent, first seen first
@@ -25,6 +25,8 @@ class AuditSummary:
     # Commands' own network, through the sandbox's allow-list proxy ("net" records).
     command_net: list[str] = field(default_factory=list)  # host:port reached, first seen first
     command_net_refused: int = 0  # connections the proxy refused
+    # Requests that never left: the connection failed (an "error" record with "sent": false).
+    unsent: int = 0
 
 
 def destination(record: dict[str, Any]) -> str:
@@ -53,8 +55,10 @@ def summarize(path: Path, start: int = 0) -> AuditSummary:
     """Summarise the log's records from seq start on (a resumed run passes where it began).
 
     A log that does not exist summarises as nothing sent; a damaged line raises AuditError.
+    A request whose connection failed is taken back out: its bytes never left.
     """
-    requests = sent = received = 0
+    requests = sent = received = unsent = 0
+    request_bytes: dict[Any, tuple[int, str]] = {}  # seq -> (bytes, destination)
     destinations: dict[str, None] = {}  # an ordered set
     refused: list[str] = []
     redactions: Counter[str] = Counter()
@@ -69,8 +73,15 @@ def summarize(path: Path, start: int = 0) -> AuditSummary:
         if kind == "request":
             requests += 1
             sent += _count(record.get("bytes"))
-            destinations[destination(record)] = None
+            request_bytes[seq] = (_count(record.get("bytes")), destination(record))
             redactions.update(redaction_counts(record))
+        elif (
+            kind == "error"
+            and record.get("sent") is False
+            and record.get("request_seq") in request_bytes
+        ):
+            requests, unsent = requests - 1, unsent + 1
+            sent -= request_bytes.pop(record.get("request_seq"))[0]
         elif kind == "response":
             received += _count(record.get("bytes"))
         elif kind == "refused":
@@ -79,9 +90,11 @@ def summarize(path: Path, start: int = 0) -> AuditSummary:
             net[f"{record.get('host')}:{record.get('port')}"] = None
         elif kind == "net" and record.get("event") == "refused":
             net_refused += 1
+    for _, where in request_bytes.values():  # in order: dicts keep it
+        destinations[where] = None
     return AuditSummary(
         requests, sent, received, list(destinations), refused, dict(sorted(redactions.items())),
-        list(net), net_refused,
+        list(net), net_refused, unsent,
     )  # fmt: skip
 
 
@@ -93,6 +106,8 @@ def summary_line(s: AuditSummary) -> str:
                 f"{where} ({s.bytes_received:,} received)")  # fmt: skip
     else:
         sent = "audit: no requests, nothing sent"
+    if s.unsent:
+        sent += f" ({_plural(s.unsent, 'request')} not sent: the connection failed)"
     redacted = ", ".join(f"{kind} {n}" for kind, n in s.redactions.items())
     parts = [sent, f"redacted: {redacted}" if redacted else "nothing redacted"]
     if s.refused:

@@ -6,8 +6,12 @@ so the body is parsed and every string redacted on its own, decoded. Strings tha
 themselves JSON (the arguments of a tool call, in the wire form) are opened the same way, so
 a placeholder never lands inside an escape sequence.
 
-Anything that is not JSON is redacted as text. The body is only re-encoded when something
-was redacted: an untouched request goes out byte for byte as the client built it.
+Anything that is not JSON is redacted as text, and so is JSON nested deeper than
+``nesting.MAX_DEPTH`` (a file of ``[[[[...``): opening it would exhaust the stack, and as text
+every layer of the redactor still reads it. Strings inside strings are opened at most
+``MAX_OPENINGS`` levels down, so the walk's depth stays bounded whatever the input. The body is
+only re-encoded when something was redacted: an untouched request goes out byte for byte as
+the client built it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from typing import Any, Protocol
+
+from glasscoder.nesting import MAX_DEPTH, loads_bounded, rebuild
+
+# JSON in a string in JSON in a string...: real bodies have two or three such levels.
+MAX_OPENINGS = 8
 
 
 class TextRedactor(Protocol):
@@ -50,29 +59,33 @@ def redact_messages(
     return redact_value(messages, redactor, counts), dict(counts)
 
 
-def redact_value(value: Any, redactor: TextRedactor, counts: Counter[str]) -> Any:
-    """A copy of a JSON value with every string redacted; counts gains what was replaced."""
-    if isinstance(value, str):
-        return _redact_string(value, redactor, counts)
-    if isinstance(value, list):
-        return [redact_value(item, redactor, counts) for item in value]
-    if isinstance(value, dict):
-        # Keys too: a JSON file read by the model may use a token as a key (auth maps).
-        return {
-            _redact_string(key, redactor, counts): redact_value(item, redactor, counts)
-            for key, item in value.items()
-        }
-    return value
+def redact_value(
+    value: Any, redactor: TextRedactor, counts: Counter[str], openings: int = 0
+) -> Any:
+    """A copy of a JSON value with every string redacted; counts gains what was replaced.
+
+    Keys too: a JSON file read by the model may use a token as a key (auth maps). A container
+    nested past MAX_DEPTH (only a value built in-process can be) is left out with a marker.
+    """
+
+    def leaf(item: Any, level: int) -> Any:
+        return _redact_string(item, redactor, counts, openings) if isinstance(item, str) else item
+
+    def key(name: Any) -> Any:
+        return _redact_string(name, redactor, counts, openings) if isinstance(name, str) else name
+
+    return rebuild(value, leaf, key, limit=MAX_DEPTH)
 
 
-def _redact_string(text: str, redactor: TextRedactor, counts: Counter[str]) -> str:
-    nested = _json_or_none(text) if text[:1] in ("{", "[") else None
+def _redact_string(text: str, redactor: TextRedactor, counts: Counter[str], openings: int) -> str:
+    opens = text[:1] in ("{", "[") and openings < MAX_OPENINGS
+    nested = _json_or_none(text) if opens else None
     if nested is not None:
         # Read whole first: split into keys and values, '{"db_password": "..."}' would lose
         # the name that marks its value. What this finds, the redactor then knows by value.
         redactor.redact(text)
         inner = Counter[str]()
-        redacted = redact_value(nested, redactor, inner)
+        redacted = redact_value(nested, redactor, inner, openings + 1)
         if not inner:
             return text
         counts.update(inner)
@@ -91,7 +104,8 @@ def _encode(value: Any) -> bytes:
 
 
 def _json_or_none(text: str) -> Any:
+    """The JSON value text holds, or None: not JSON, or nested past MAX_DEPTH."""
     try:
-        return json.loads(text)
+        return loads_bounded(text, MAX_DEPTH)
     except ValueError:
         return None

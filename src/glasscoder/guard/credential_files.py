@@ -25,7 +25,6 @@ and must never fail it.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import tomllib
@@ -37,6 +36,7 @@ from urllib.parse import unquote, urlsplit
 
 from glasscoder.guard.redact import KnownSecret
 from glasscoder.guard.secret_rules import is_placeholder
+from glasscoder.nesting import MAX_DEPTH, loads_bounded
 
 MAX_FILE_BYTES = 1024 * 1024
 _INI_LINE = re.compile(r"^\s*([^=:\s\[][^=:]*?)\s*[=:]\s*(.*?)\s*$")
@@ -159,8 +159,8 @@ def _yaml_values(text: str, keys: frozenset[str]) -> Iterator[tuple[int, str, st
 def _load_json(path: Path) -> Any:
     text = read_small(path)
     try:
-        return None if text is None else json.loads(text)
-    except (ValueError, RecursionError):
+        return None if text is None else loads_bounded(text, MAX_DEPTH)  # walked recursively
+    except ValueError:
         return None
 
 

@@ -14,11 +14,17 @@ test_single_egress.py holds that line). Each request passes, in order:
    stream cut mid-way is still on record. A body past MAX_RESPONSE_BYTES is cut off with an
    error: a server that streams without end must not exhaust memory.
 
+A request that fails before its connection is made records ``"sent": false``: nothing left.
+Each request is bounded as a whole by the caller's ``Deadlines`` (first token, total, the
+run's time left): checked before sending and on every piece of the response, and no socket
+wait lasts past the nearest one, so a server trickling keep-alive bytes cannot hold a run.
+
 No telemetry of any kind: nothing else is sent, anywhere.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -59,6 +65,80 @@ class ResponseTooLarge(httpx2.StreamError):
     """The endpoint sent more than MAX_RESPONSE_BYTES in one response."""
 
 
+class DeadlinePassed(httpx2.TimeoutException):
+    """The request in flight ran past one of its deadlines; ``which`` names it."""
+
+    def __init__(self, which: str, seconds: float) -> None:
+        super().__init__(f"the {which} deadline ({seconds:g} s) passed")
+        self.which, self.seconds = which, seconds
+
+
+class Deadlines:
+    """The deadlines of the request in flight, armed by the model before each request.
+
+    ``first_token``: seconds until the model's first token (the caller reports tokens with
+    ``token_arrived``; keep-alive bytes are not tokens). ``total``: seconds for the whole
+    request, named ``total_name`` (the setting it comes from, or the run's max_time).
+    """
+
+    # A socket wait ends at the deadline; the check after it must see it passed.
+    _SLACK = 0.05
+
+    def __init__(self) -> None:
+        # Each (monotonic end, setting name, seconds); None when not armed.
+        self._total: tuple[float, str, float] | None = None
+        self._first: tuple[float, str, float] | None = None
+
+    def arm(self, total: float, total_name: str, first_token: float | None = None) -> None:
+        now = time.monotonic()
+        self._total = (now + total, total_name, total)
+        first = (now + first_token, "first_token_timeout", first_token) if first_token else None
+        self._first = first if first and first < self._total else None
+
+    def token_arrived(self) -> None:
+        self._first = None
+
+    def disarm(self) -> None:
+        self._total, self._first = None, None
+
+    def seconds_left(self) -> float | None:
+        nearest = self._nearest()
+        return None if nearest is None else max(nearest[0] - time.monotonic(), 0.0)
+
+    def check(self, slack: float = 0.0) -> None:
+        """DeadlinePassed when the nearest deadline is (within slack) behind us."""
+        nearest = self._nearest()
+        if nearest is not None and time.monotonic() + slack >= nearest[0]:
+            raise DeadlinePassed(nearest[1], nearest[2])
+
+    def passed_by(self, exc: BaseException) -> DeadlinePassed | None:
+        """The deadline a socket timeout stands for, when it was one of ours."""
+        if isinstance(exc, DeadlinePassed):
+            return exc
+        if isinstance(exc, httpx2.TimeoutException):
+            try:
+                self.check(self._SLACK)
+            except DeadlinePassed as passed:
+                return passed
+        return None
+
+    def bound(self, request: httpx2.Request) -> None:
+        """No socket wait of this request lasts past the nearest deadline."""
+        left = self.seconds_left()
+        if left is None:
+            return
+        left = max(left, 0.001)  # 0 would mean "do not wait at all" to some backends
+        timeouts = dict(request.extensions.get("timeout") or {})
+        for phase in ("connect", "read", "write", "pool"):
+            current = timeouts.get(phase)
+            timeouts[phase] = left if current is None else min(current, left)
+        request.extensions = {**request.extensions, "timeout": timeouts}
+
+    def _nearest(self) -> tuple[float, str, float] | None:
+        ends = [end for end in (self._total, self._first) if end is not None]
+        return min(ends) if ends else None
+
+
 @dataclass(frozen=True)
 class Destination:
     scheme: str
@@ -95,11 +175,13 @@ class EgressTransport(httpx2.BaseTransport):
         endpoint: str,
         audit: AuditLog | None,
         redact: BodyRedactor = no_redaction,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self.destination = Destination.of_endpoint(endpoint)
         self.max_response_bytes = MAX_RESPONSE_BYTES
         self._audit = audit
         self._redact = redact
+        self._deadlines = deadlines or Deadlines()
         # proxy=None: an environment proxy would be a second way out. A plain-http endpoint
         # never uses TLS (https is refused as another destination), so loading the system's
         # certificates (~50 ms of start-up) is skipped for it.
@@ -108,15 +190,25 @@ class EgressTransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         self._check_destination(request)
+        self._deadlines.check()  # a retry after a deadline is not sent at all
         request, redactions = self._redacted(request)
+        self._deadlines.bound(request)
         seq = self._record_request(request, redactions)  # what is sent, already redacted
         try:
             response = self._inner.handle_request(request)
         except Exception as exc:
-            self._record("error", {"request_seq": seq, "error": _describe(exc)})
+            passed = self._deadlines.passed_by(exc)
+            # No connection, no byte of the request left: the summary must not count it.
+            sent = not isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout)
+            self._record("error", {"request_seq": seq, "error": _describe(passed or exc),
+                                   "sent": sent})  # fmt: skip
+            if passed is not None:
+                raise passed from exc
             raise
         on_close = partial(self._record_response, seq, response)
-        response.stream = RecordingStream(response.stream, on_close, self.max_response_bytes)
+        response.stream = RecordingStream(
+            response.stream, on_close, self.max_response_bytes, self._deadlines
+        )
         return response
 
     def close(self) -> None:
@@ -196,10 +288,12 @@ class RecordingStream(httpx2.SyncByteStream):
         inner: httpx2.SyncByteStream,
         on_close: Callable[[bytes, str, str | None], None],
         limit: int = MAX_RESPONSE_BYTES,
+        deadlines: Deadlines | None = None,
     ) -> None:
         self._inner = inner
         self._on_close = on_close
         self._limit = limit
+        self._deadlines = deadlines or Deadlines()
         self._received = bytearray()
         self._ended = "closed"
         self._error: str | None = None
@@ -213,9 +307,13 @@ class RecordingStream(httpx2.SyncByteStream):
                     raise ResponseTooLarge(
                         f"the response passed {self._limit} bytes without ending"
                     )
+                self._deadlines.check()  # keep-alive bytes arrive in time, and still count
                 yield chunk
         except Exception as exc:
-            self._ended, self._error = "error", _describe(exc)
+            passed = self._deadlines.passed_by(exc)
+            self._ended, self._error = "error", _describe(passed or exc)
+            if passed is not None and passed is not exc:
+                raise passed from exc
             raise
         self._ended = "eof"
 
@@ -233,10 +331,12 @@ def make_http_client(
     audit: AuditLog | None,
     timeout: float,
     redact: BodyRedactor = no_redaction,
+    deadlines: Deadlines | None = None,
 ) -> httpx2.Client:
-    """The HTTP client a model provider must use: one endpoint, audited, no redirects."""
+    """The HTTP client a model provider must use: one endpoint, audited, no redirects; each
+    request bounded by deadlines when the provider arms them."""
     return httpx2.Client(
-        transport=EgressTransport(endpoint, audit, redact),
+        transport=EgressTransport(endpoint, audit, redact, deadlines),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,  # no proxies or .netrc credentials picked up from the environment

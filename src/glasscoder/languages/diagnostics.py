@@ -29,6 +29,7 @@ from glasscoder.languages.registry import (
     language_for,
     missing_note,
     project_files,
+    with_own_scripts,
     workspace_program,
 )
 from glasscoder.sandbox.base import Limits, Result, Sandbox
@@ -178,6 +179,13 @@ def expand(job: Job, root: Path, program: str, tmp: str) -> list[str]:
     return argv
 
 
+@dataclass
+class Analysis:
+    diagnostics: list[Diagnostic]
+    notes: list[str]  # missing tools, workspace copies not run, and the failures below
+    failed: list[str]  # one line per analyzer that did not give a result: the run is incomplete
+
+
 def run_analyzers(
     root: Path,
     files: list[str] | None,
@@ -185,28 +193,43 @@ def run_analyzers(
     purposes: Iterable[str] = ("lint", "analyze"),
     timeout: float = 120,
 ) -> tuple[list[Diagnostic], list[str]]:
+    """``analyze``'s diagnostics and notes."""
+    done = analyze(root, files, sandbox, purposes, timeout)
+    return done.diagnostics, done.notes
+
+
+def analyze(
+    root: Path,
+    files: list[str] | None,
+    sandbox: Sandbox,
+    purposes: Iterable[str] = ("lint", "analyze"),
+    timeout: float = 120,
+) -> Analysis:
     """Run every available analyzer for the languages present, in parallel, through sandbox.
 
-    Returns the diagnostics (only for `files` when given) and notes: missing tools with how to
-    get them, workspace copies not run (unsandboxed), tools that timed out or failed without a
-    finding.
+    Gives the diagnostics (only for `files` when given); notes: missing tools with how to get
+    them, workspace copies not run (unsandboxed); and the analyzers that could not start, timed
+    out or failed without a finding, which also go in `failed`.
     """
     confined = confines(sandbox)
     jobs, notes = plan(root, files, purposes, confined=confined)
     env = minimal_env(TOOL_ENV)
     if not confined:  # a child's own lookups (`#!/usr/bin/env node`) stay out of the workspace
         env["PATH"] = host_path(root, env.get("PATH"))
+    env["PATH"] = with_own_scripts(env.get("PATH", ""), root, confined=confined)
     run = _runner(sandbox, env)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         outcomes = list(pool.map(lambda job: _run_job(job, root, timeout, run), jobs))
     diagnostics: list[Diagnostic] = []
+    failed: list[str] = []
     wanted = set(files) if files is not None else None
     for found, note in outcomes:
         diagnostics += [d for d in found if wanted is None or d.file in wanted]
         if note and note not in notes:
             notes.append(note)
+            failed.append(note)
     diagnostics.sort(key=lambda d: (d.file, d.line, d.column, d.tool, d.rule))
-    return diagnostics, notes
+    return Analysis(diagnostics, notes, failed)
 
 
 # run(argv, cwd, timeout) -> the sandbox's Result
@@ -238,12 +261,20 @@ def _run_job(job: Job, root: Path, timeout: float, run: _Run) -> tuple[list[Diag
     return found, ""
 
 
+_MISSING_FOLDER = "could not run in the sandbox: it needs"  # sandbox/toolchains.py's line
+
+
 def _as_tool(d: Diagnostic, tool: str) -> Diagnostic:
     return Diagnostic(d.file, d.line, d.column, d.rule, d.severity, d.message, tool)
 
 
 def _first_line(text: str) -> str:
-    for line in text.splitlines():
+    """The line saying why: the sandbox's own about a folder it did not show, else the first."""
+    lines = text.splitlines()
+    for line in lines:
+        if _MISSING_FOLDER in line:
+            return line.removeprefix("glasscoder: ").strip()[:300]
+    for line in lines:
         if line.strip():
             return line.strip()[:200]
     return "(no output)"

@@ -35,7 +35,7 @@ def json_documents(output: str) -> Iterator[Any]:
             continue
         try:
             doc, pos = decoder.raw_decode(output, start)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past what json reads: not a report
             continue
         yield doc
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from glasscoder.sandbox import hostpaths
 
 PURPOSES = ("test", "lint", "format", "build", "analyze")
 # Folders that hold dependencies, build output or tool state, never the project's own code.
@@ -354,9 +357,26 @@ def find_program(cmd: Command, root: Path, *, confined: bool) -> str | None:
     the project's own copy is preferred only when the command will run `confined` (in a
     sandbox). Unconfined, the search is PATH without its folders inside the workspace.
     """
+    own = own_scripts()
     if confined:
-        return workspace_program(cmd, root) or shutil.which(cmd.program)
-    return shutil.which(cmd.program, path=host_path(root))
+        found = workspace_program(cmd, root) or shutil.which(cmd.program)
+        return found or shutil.which(cmd.program, path=own)
+    return hostpaths.find(cmd.program, root) or hostpaths.find(cmd.program, root, own)
+
+
+def own_scripts() -> str:
+    """The scripts folder of glasscoder's own environment: an extra may bring ruff and bandit
+    there, and it is often not on PATH (pipx, a venv not activated)."""
+    return sysconfig.get_path("scripts")
+
+
+def with_own_scripts(path: str, root: Path, *, confined: bool) -> str:
+    """PATH with glasscoder's own scripts folder last, so a program find_program found there
+    runs (its `#!` interpreter; a sandbox shows the folder). Unconfined, not when the folder is
+    inside the workspace, where a command could have written it."""
+    own = own_scripts() if confined else hostpaths.trusted_path(root, own_scripts())
+    entries = path.split(os.pathsep) if path else []
+    return os.pathsep.join([*entries, own]) if own and own not in entries else path
 
 
 def workspace_program(cmd: Command, root: Path) -> str | None:

@@ -70,9 +70,17 @@ class Model(Protocol):
         tools: list[dict[str, Any]],
         on_text: Callable[[str], None] | None = None,
     ) -> Reply:
-        """One model turn. ``on_text`` receives content as it streams, when streaming."""
+        """One model turn. ``on_text`` receives content as it streams, when streaming.
+
+        A model that can stop a request part-way also has ``cap_time(seconds)``: the run's
+        time left, which the next ``complete`` may not exceed (it raises OutOfTime)."""
         ...
 
 
 class ModelError(ModelUnavailable):
     """The endpoint failed: unreachable, an HTTP error, or a reply cut off mid-stream."""
+
+
+class OutOfTime(ModelError):
+    """A request was stopped because the run's max_time ran out during it (not a failure of
+    the endpoint: the run ends as failed, reason max_time)."""

@@ -1,16 +1,19 @@
-"""An embedded model: a GGUF file run in-process by llama.cpp (llama-cpp-python), no server.
+"""An embedded model: a GGUF file run by llama.cpp (llama-cpp-python) on this machine, no server.
 
-The prompt is rendered with the GGUF's own chat template, so the model sees what it was trained
-on; tool calls come back as text and go through the same parser as the server path's. The model
-stays loaded for the session and keeps its KV cache: each turn evaluates only the tokens after
-the longest prefix it shares with what the cache already holds (the prompt is append-only, so
-that is nearly everything).
+llama.cpp runs in a worker process the session owns (models/worker.py, models/engine.py), so a
+crash there (a bad build's illegal instruction, the out-of-memory killer) ends the turn with a
+ModelError naming the signal and the fix, not the session. The prompt is rendered here with the
+GGUF's own chat template, in Jinja's sandbox, after redaction and before the audit record; tool
+calls come back as text and go through the same parser as the server path's. The worker keeps
+the model loaded and its KV cache: each turn evaluates only the tokens after the longest prefix
+it shares with what the cache already holds (the prompt is append-only, so that is nearly
+everything).
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
+import importlib.util
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -20,15 +23,8 @@ from typing import Any
 
 from glasscoder.errors import UsageError
 from glasscoder.guard.audit import AuditLog
-from glasscoder.models.base import Message, ModelError, Reply, Usage
-from glasscoder.models.placement import (
-    Override,
-    OverrideArray,
-    buffer_types,
-    load_llama,
-    overrides_from_settings,
-    placed_by,
-)
+from glasscoder.models.base import Message, ModelError, OutOfTime, Reply, Usage
+from glasscoder.models.placement import Override, overrides_from_settings, placed_by
 from glasscoder.models.textgate import TextGate
 from glasscoder.models.toolcalls import (
     assistant_turns,
@@ -36,16 +32,28 @@ from glasscoder.models.toolcalls import (
     parse_text_tool_calls,
     schemas_of,
 )
+from glasscoder.models.worker_process import Overdue, WorkerDied, WorkerProcess
 
 INSTALL_HINT = (
     "The embedded backend needs llama-cpp-python: "
-    "CMAKE_ARGS=\"-DLLAVA_BUILD=OFF\" pip install 'glasscoder[local]' "
-    "(it compiles llama.cpp, a few minutes), or serve the model and pass --endpoint URL."
+    'CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF" pip install --no-cache-dir '
+    "'glasscoder[local]' (it compiles a portable llama.cpp, several minutes; in a checkout "
+    "scripts/llama-wheel.sh does it), or serve the model and pass --endpoint URL."
 )
-# Text that ends a turn in common templates, besides what the GGUF marks as end-of-generation.
+MAX_TIME_STOP = "Stopped: max time reached during a model request."
 # messages -> (messages as the model may see them, {secret kind: count replaced})
 MessageRedactor = Callable[[list[Message]], tuple[list[Message], dict[str, int]]]
-_END_OF_TURN = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One turn's prompt and what it was rendered from, for the audit record."""
+
+    messages: list[Message]
+    tools: list[dict[str, Any]]
+    prompt: str
+    redactions: dict[str, int]
+    deadline: float | None  # time.monotonic() when the run's max_time runs out
 
 
 @dataclass
@@ -56,6 +64,7 @@ class TurnStats:
     evaluated_tokens: int = 0
     reused_tokens: int = 0
     generated_tokens: int = 0
+    # Timed by the session as the worker's messages arrive, so the pipe's cost is included.
     first_token_s: float = 0.0  # prompt evaluation plus the first sample
     decode_s: float = 0.0  # the rest of generation
 
@@ -64,13 +73,10 @@ class TurnStats:
         return (self.generated_tokens - 1) / self.decode_s if self.decode_s > 0 else 0.0
 
 
-def import_llama_cpp() -> Any:
-    try:
-        import jinja2.sandbox  # noqa: F401  (the chat template needs it; same extra)
-        import llama_cpp
-    except ImportError:
-        raise UsageError(INSTALL_HINT) from None
-    return llama_cpp
+def check_llama_cpp() -> None:
+    """The `local` extra is installed. Found, not imported: llama.cpp loads only in the worker."""
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("jinja2") is None:
+        raise UsageError(INSTALL_HINT)
 
 
 class LlamaCppModel:
@@ -87,48 +93,64 @@ class LlamaCppModel:
         temperature: float = 0.7,
         top_p: float = 0.8,
         top_k: int = 20,
-        grammar: Any = None,
+        grammar: str | None = None,
         cpu_moe: bool = False,
         n_cpu_moe: int = 0,
         override_tensor: Sequence[str] = (),
         redact: MessageRedactor | None = None,
     ) -> None:
-        """``grammar`` (a llama_cpp.LlamaGrammar) constrains every reply; tests force calls.
-        ``cpu_moe``, ``n_cpu_moe`` and ``override_tensor`` place tensors (models/placement.py)."""
-        llama_cpp = import_llama_cpp()
+        """Starts the worker and loads the model there (a file llama.cpp refuses: UsageError).
+        ``grammar`` (GBNF text) constrains every reply; tests force calls. ``cpu_moe``,
+        ``n_cpu_moe`` and ``override_tensor`` place tensors (models/placement.py)."""
+        check_llama_cpp()
         self.path = Path(model_path)
         self.name = self.path.name
         self.max_tokens = max_tokens
-        self.grammar = grammar
         self.last = TurnStats()
         self._audit = audit
         self._redact = redact  # the same secret redaction a server request gets
-        self._sampling = {"temp": temperature, "top_p": top_p, "top_k": top_k, "min_p": 0.0}
-        self._lib = llama_cpp
-        # Kept as long as the model: llama.cpp holds pointers into it.
-        self.placement: OverrideArray | None = None
-        self.placement_note: str | None = None  # what the overrides place, for the notice
         overrides = overrides_from_settings(override_tensor, cpu_moe, n_cpu_moe)
         params = {"n_ctx": n_ctx, "n_threads": n_threads, "n_gpu_layers": n_gpu_layers,
-                  "seed": seed, "verbose": False}  # fmt: skip
+                  "seed": seed}  # fmt: skip
+        sampling = {"temp": temperature, "top_p": top_p, "top_k": top_k, "min_p": 0.0}
+        self._load_request = {
+            "path": str(self.path.resolve()), "params": params, "sampling": sampling,
+            "overrides": [[o.pattern, o.buffer_type] for o in overrides], "grammar": grammar,
+        }  # fmt: skip
+        self._template = self._bos = self._eos = ""
+        self._time_left: float | None = None  # the run's max_time left, for the next turn
+        self._worker: WorkerProcess | None = None
+        # A worker that dies while loading (a bad build can die on its first instruction) is
+        # reported by the first turn, so the run ends with its session saved and resumable.
+        self._died: WorkerDied | None = None
         try:
-            self._llm = self._load(overrides, params)
-        except (ValueError, RuntimeError) as exc:
-            raise UsageError(f"llama.cpp could not load {self.path}: {exc}") from None
-        if overrides:
+            self._start_worker()
+        except WorkerDied as exc:
+            self._died = exc
+        self.placement_note: str | None = None  # what the overrides place, for the notice
+        if overrides and self._died is None:
             self.placement_note = self._describe_placement(overrides)
-        self._template = self._llm.metadata.get("tokenizer.chat_template") or ""
-        if not self._template:
-            raise UsageError(f"{self.path} has no chat template (tokenizer.chat_template).")
-        self._bos = self._special_text(self._llm.token_bos())
-        self._eos = self._special_text(self._llm.token_eos())
-        self._stop_ids = self._end_of_turn_ids()
 
-    def _load(self, overrides: list[Override], params: dict[str, Any]) -> Any:
-        if not overrides:
-            return self._lib.Llama(str(self.path), **params)
-        self.placement = OverrideArray(overrides, buffer_types(self._lib))
-        return load_llama(self._lib, self.placement, str(self.path), **params)
+    def _start_worker(self) -> WorkerProcess:
+        worker = WorkerProcess()
+        try:
+            loaded = worker.call("load", load=self._load_request)
+        except BaseException:
+            worker.close(grace=0)
+            raise
+        self._template, self._bos, self._eos = loaded["template"], loaded["bos"], loaded["eos"]
+        self._worker = worker
+        return worker
+
+    def _ready_worker(self) -> WorkerProcess:
+        """The worker, started again if a Ctrl-C had to end the last one."""
+        if self._died is not None:
+            raise self._died
+        return self._worker or self._start_worker()
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self._worker.pid if self._worker else None
 
     def _describe_placement(self, overrides: list[Override]) -> str:
         try:
@@ -138,7 +160,25 @@ class LlamaCppModel:
         return f"{self.name}: tensor overrides place {placed}."
 
     def close(self) -> None:
-        self._llm.close()
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def cap_time(self, seconds: float) -> None:
+        """The run's time left (max_time): the next turn is stopped when it runs out."""
+        self._time_left = seconds
+
+    def reset_cache(self) -> None:
+        """Drop the KV cache: the next turn evaluates its whole prompt (tests, benchmarks)."""
+        worker = self._ready_worker()
+        try:
+            worker.call("reset")
+        except WorkerDied:
+            self.close()
+            raise
+        except BaseException:
+            self._interrupted(worker)
+            raise
 
     def complete(
         self,
@@ -146,111 +186,80 @@ class LlamaCppModel:
         tools: list[dict[str, Any]],
         on_text: Callable[[str], None] | None = None,
     ) -> Reply:
+        worker = self._ready_worker()
         redactions: dict[str, int] = {}
         if self._redact is not None:
             messages, redactions = self._redact(messages)
         prompt = render_prompt(self._template, messages, tools, self._bos, self._eos)
-        tokens = self._tokenize(prompt)
-        budget = self._budget(len(tokens))
-        request_seq = self._record_request(messages, tools, prompt, len(tokens), redactions)
-        reused = self._reuse_prefix(tokens)
-        self.last = TurnStats(len(tokens), len(tokens) - reused, reused)
-        text, finish = self._generate(tokens[reused:], budget, on_text)
+        deadline = None if self._time_left is None else time.monotonic() + self._time_left
+        request = _Request(messages, tools, prompt, redactions, deadline)
+        try:
+            text, finish, request_seq = self._turn(worker, request, on_text)
+        except WorkerDied:
+            self.close()  # the next turn, if any, starts a new worker
+            raise
+        except BaseException:  # Ctrl-C, SIGTERM, or an error here: the turn must not run on
+            self._interrupted(worker)
+            raise
         self._record_response(request_seq, text, finish)
-        usage = Usage(len(tokens), self.last.generated_tokens, len(tokens) - reused, reused)
+        last = self.last
+        usage = Usage(last.prompt_tokens, last.generated_tokens, last.evaluated_tokens,
+                      last.reused_tokens)  # fmt: skip
         return _to_reply(text, finish, usage, tools, messages)
 
-    def _tokenize(self, prompt: str) -> list[int]:
-        # A template that writes the BOS itself must not get a second one from the tokenizer.
-        add_bos = not (self._bos and prompt.startswith(self._bos))
-        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
-
-    def _budget(self, prompt_tokens: int) -> int:
-        room = self._llm.n_ctx() - prompt_tokens
-        if room <= 0:
-            raise ModelError(
-                f"The conversation ({prompt_tokens} tokens) no longer fits the embedded model's "
-                f"context of {self._llm.n_ctx()} tokens; raise context_size or start a new task."
-            )
-        return min(room, self.max_tokens) if self.max_tokens else room
-
-    def _reuse_prefix(self, tokens: list[int]) -> int:
-        """Keep the cached tokens this prompt starts with; the rest is dropped from the cache."""
-        llm = self._llm
-        shared = 0
-        for cached, new in zip(llm._input_ids.tolist(), tokens, strict=False):
-            if cached != new:
-                break
-            shared += 1
-        # At least one token must be evaluated: sampling needs fresh logits for the last one.
-        shared = min(shared, len(tokens) - 1)
-        if shared < llm.n_tokens and not llm._ctx.kv_cache_seq_rm(-1, shared, -1):
-            shared = 0  # this model's cache cannot be cut part-way: start over
-            llm.reset()
-        llm.n_tokens = shared
-        return shared
-
-    def _generate(
-        self, new_tokens: list[int], budget: int, on_text: Callable[[str], None] | None
-    ) -> tuple[str, str]:
-        gate, decoder = TextGate(on_text), codecs.getincrementaldecoder("utf-8")("replace")
-        parts: list[str] = []
-        finish, started = "length", time.perf_counter()
-        stream = self._llm.generate(new_tokens, reset=False, grammar=self.grammar,
-                                    repeat_penalty=1.0, **self._sampling)  # fmt: skip
-        for count, token in enumerate(stream, start=1):
-            if count == 1:
-                self.last.first_token_s = time.perf_counter() - started
-            self.last.generated_tokens = count
-            if token in self._stop_ids or self._lib.llama_vocab_is_eog(self._vocab(), token):
-                finish = "stop"
-                break
-            piece = decoder.decode(self._llm.detokenize([token]))
-            parts.append(piece)
-            gate.feed(piece)
-            if count >= budget:
-                break
-        stream.close()
-        self.last.decode_s = time.perf_counter() - started - self.last.first_token_s
-        tail = decoder.decode(b"", final=True)
-        parts.append(tail)
-        gate.feed(tail)
+    def _turn(
+        self, worker: WorkerProcess, request: _Request, on_text: Callable[[str], None] | None
+    ) -> tuple[str, str, int | None]:
+        """One turn through the worker: the audit record once the prompt's size is known, the
+        text streamed through the gate, the timings taken here as the pieces arrive. A failure
+        after the request went on record (the worker died, llama.cpp failed) is recorded too."""
+        gate, parts = TextGate(on_text), []
+        stats = self.last = TurnStats()
+        finish, request_seq = "length", None
+        started = first = 0.0
+        try:
+            for message in worker.stream(request.prompt, self.max_tokens, request.deadline):
+                if "text" in message:
+                    first = first or time.perf_counter()
+                    parts.append(message["text"])
+                    gate.feed(message["text"])
+                elif "done" in message:
+                    end = time.perf_counter()
+                    first = first or end  # the first token ended the turn
+                    stats.first_token_s, stats.decode_s = first - started, end - first
+                    finish = message["done"]["finish"]
+                    stats.generated_tokens = message["done"]["generated_tokens"]
+                else:  # the prompt's size, before any reply: the request goes on record now
+                    stats.prompt_tokens = message["prompt_tokens"]
+                    stats.reused_tokens = message["reused_tokens"]
+                    stats.evaluated_tokens = stats.prompt_tokens - stats.reused_tokens
+                    request_seq = self._record_request(request, stats.prompt_tokens)
+                    started = time.perf_counter()
+        except (ModelError, Overdue) as exc:
+            error = OutOfTime(MAX_TIME_STOP) if isinstance(exc, Overdue) else exc
+            if self._audit is not None and request_seq is not None:
+                self._audit.append("error", {"request_seq": request_seq, "error": str(error)})
+            raise error from None
         gate.flush()
-        return "".join(parts), finish
+        return "".join(parts), finish, request_seq
 
-    def _vocab(self) -> Any:
-        return self._lib.llama_model_get_vocab(self._llm.model)
+    def _interrupted(self, worker: WorkerProcess) -> None:
+        """After Ctrl-C or another exception mid-request: the worker ends what it was doing and
+        stays, or it is ended (and started again by the next turn)."""
+        if not worker.interrupt():
+            worker.close(grace=0)
+            self._worker = None
 
-    def _special_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        return self._llm.detokenize([token], special=True).decode("utf-8", "replace")
-
-    def _end_of_turn_ids(self) -> set[int]:
-        """Tokens that end a turn: the known end-of-turn texts that are one special token."""
-        ids = {self._llm.token_eos()}
-        for text in _END_OF_TURN:
-            found = self._llm.tokenize(text.encode(), add_bos=False, special=True)
-            if len(found) == 1:
-                ids.add(found[0])
-        return ids
-
-    def _record_request(
-        self,
-        messages: list[Message],
-        tools: list[dict[str, Any]],
-        prompt: str,
-        n_tokens: int,
-        redactions: dict[str, int],
-    ) -> int | None:
+    def _record_request(self, request: _Request, n_tokens: int) -> int | None:
         """The same record shape as a server request, so `audit show` reads both alike."""
         if self._audit is None:
             return None
-        body = {"model": self.name, "messages": messages, "tools": tools}
+        prompt = request.prompt
+        body = {"model": self.name, "messages": request.messages, "tools": request.tools}
         return self._audit.append("request", {
             "method": "EMBEDDED", "url": str(self.path), "bytes": len(prompt.encode()),
             "prompt_sha256": hashlib.sha256(prompt.encode()).hexdigest(),
-            "prompt_tokens": n_tokens, "redactions": redactions,
+            "prompt_tokens": n_tokens, "redactions": request.redactions,
             "body": json.loads(json.dumps(body, default=str)),
         })["seq"]  # fmt: skip
 

@@ -4,6 +4,11 @@ server, Ollama, ...), spoken to with the official openai SDK over guard/egress's
 The SDK does not validate replies, so every field is read defensively (``_text``, ``_field``,
 ``_count``): a server sending a number for content, null for a function or a list for an id
 gets a clear ModelError or a best reading, never a crash.
+
+Each request is bounded as a whole (guard/egress.py's ``Deadlines``): its first token within
+``first_token_timeout``, all of it within ``request_timeout`` or the run's time left
+(``cap_time``), whichever ends first. Streamed deltas say when a token has come; keep-alive
+comments do not count.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from glasscoder.guard.audit import AuditLog
 from glasscoder.guard.egress import (
     TRANSPORT_ERRORS,
     BodyRedactor,
+    DeadlinePassed,
+    Deadlines,
     make_http_client,
     no_redaction,
 )
-from glasscoder.models.base import Message, ModelError, Reply, ToolCall, Usage
+from glasscoder.models.base import Message, ModelError, OutOfTime, Reply, ToolCall, Usage
 from glasscoder.models.textgate import TextGate
 from glasscoder.models.toolcalls import (
     assistant_turns,
@@ -31,6 +38,7 @@ from glasscoder.models.toolcalls import (
     parse_text_tool_calls,
     schemas_of,
 )
+from glasscoder.nesting import MAX_DEPTH, dumps_bounded, loads_bounded
 
 API_KEY_ENV = "GLASSCODER_API_KEY"
 # Headers the SDK adds that describe this machine (OS, CPU, Python build) or pick up account
@@ -49,6 +57,8 @@ _SDK_HEADERS = (
     "OpenAI-Project",
 )
 _EXCERPT_CHARS = 300
+# Delta fields that carry generated tokens (reasoning models stream thoughts before content).
+_TOKEN_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")
 
 
 @dataclass
@@ -87,8 +97,10 @@ class OpenAICompatModel:
         timeout: float = 600.0,
         api_key_env: str = API_KEY_ENV,
         redact: BodyRedactor = no_redaction,
+        first_token_timeout: float | None = None,
     ) -> None:
-        http_client = make_http_client(endpoint, audit, timeout, redact)
+        self._deadlines = Deadlines()
+        http_client = make_http_client(endpoint, audit, timeout, redact, self._deadlines)
         import openai  # here, not at module top: importing it costs ~0.4 s of startup
 
         self.name = model
@@ -96,6 +108,8 @@ class OpenAICompatModel:
         self.stream = stream
         self._sdk = openai
         self._timeout = timeout
+        self._first_token_timeout = first_token_timeout
+        self._time_left: float | None = None
         self._api_key_env = api_key_env
         self._sampling = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens}
         self._extra_body = extra_body
@@ -113,6 +127,10 @@ class OpenAICompatModel:
     def close(self) -> None:
         self._client.close()
 
+    def cap_time(self, seconds: float) -> None:
+        """The run's time left (max_time): the next request may take no longer."""
+        self._time_left = seconds
+
     def complete(
         self,
         messages: list[Message],
@@ -120,21 +138,56 @@ class OpenAICompatModel:
         on_text: Callable[[str], None] | None = None,
     ) -> Reply:
         params = self._params(messages, tools)
-        sdk = self._sdk
+        self._arm_deadlines()
         try:
             raw = self._streamed(params, on_text) if self.stream else self._plain(params)
-        except sdk.APIStatusError as exc:
-            raise self._status_error(exc) from exc
-        except sdk.APIConnectionError as exc:
-            raise self._unreachable(exc) from exc
-        except (sdk.OpenAIError, *TRANSPORT_ERRORS) as exc:
-            raise ModelError(
-                f"The model endpoint at {self.endpoint} failed: {_reason(exc)}"
-            ) from exc
+        except Exception as exc:
+            error = self._error_for(exc)
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            self._deadlines.disarm()
         reply = _to_reply(raw, schemas_of(tools), assistant_turns(messages))
         if not self.stream and on_text is not None and reply.content:
             on_text(reply.content)  # all at once, so callers see the words either way
         return reply
+
+    def _arm_deadlines(self) -> None:
+        total, name = self._timeout, "request_timeout"
+        if self._time_left is not None and self._time_left < total:
+            total, name = max(self._time_left, 0.0), "max_time"
+        self._time_left = None  # given again before each request
+        first = self._first_token_timeout if self.stream else None
+        self._deadlines.arm(total, name, first)
+
+    def _error_for(self, exc: Exception) -> ModelError | None:
+        """The one clear error an exception from a request stands for; None: raise it as is."""
+        sdk = self._sdk
+        passed = _deadline_in(exc)
+        if passed is not None:
+            return self._deadline_error(passed)
+        if isinstance(exc, ModelError):
+            return None
+        if isinstance(exc, sdk.APIStatusError):
+            return self._status_error(exc)
+        if isinstance(exc, sdk.APIConnectionError):
+            return self._unreachable(exc)
+        if isinstance(exc, (sdk.OpenAIError, RecursionError, *TRANSPORT_ERRORS)):
+            # RecursionError: the SDK parsed a reply nested past what Python's json can.
+            return ModelError(f"The model endpoint at {self.endpoint} failed: {_reason(exc)}")
+        return None
+
+    def _deadline_error(self, passed: DeadlinePassed) -> ModelError:
+        where, took = f"The model endpoint at {self.endpoint}", f"{passed.seconds:g} s"
+        if passed.which == "max_time":
+            return OutOfTime(f"Stopped: max time reached during a model request ({took} left).")
+        if passed.which == "first_token_timeout":
+            return ModelError(f"{where} sent no token within {took} (first_token_timeout): it "
+                              "may be overloaded or stuck. Check the server, or raise "
+                              "first_token_timeout.")  # fmt: skip
+        return ModelError(f"{where} did not finish its reply within {took} (request_timeout). "
+                          "Check the server, or raise request_timeout.")  # fmt: skip
 
     def _params(self, messages: list[Message], tools: list[dict[str, Any]]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -173,7 +226,7 @@ class OpenAICompatModel:
                          finish if isinstance(finish, str) else None)  # fmt: skip
 
     def _streamed(self, params: dict[str, Any], on_text: Callable[[str], None] | None) -> _RawReply:
-        assembler = _StreamAssembler(on_text)
+        assembler = _StreamAssembler(on_text, self._deadlines.token_arrived)
         with self._open_stream(params) as stream:
             for chunk in self._chunks(stream):
                 assembler.add(chunk)
@@ -199,7 +252,9 @@ class OpenAICompatModel:
                 chunk = next(iterator)
             except StopIteration:
                 return
-            except (self._sdk.OpenAIError, *TRANSPORT_ERRORS, ValueError) as exc:
+            except (self._sdk.OpenAIError, *TRANSPORT_ERRORS, ValueError, RecursionError) as exc:
+                if _deadline_in(exc) is not None:
+                    raise  # complete() names the deadline that ended it
                 raise _cut_off(_reason(exc)) from exc
             yield chunk
 
@@ -233,8 +288,11 @@ class OpenAICompatModel:
 class _StreamAssembler:
     """Builds one reply from streamed chunks: content deltas and tool-call deltas by index."""
 
-    def __init__(self, on_text: Callable[[str], None] | None) -> None:
+    def __init__(
+        self, on_text: Callable[[str], None] | None, on_token: Callable[[], None] = lambda: None
+    ) -> None:
         self._text = TextGate(on_text)
+        self._on_token = on_token
         self._parts: list[str] = []
         self._calls: dict[int, _RawCall] = {}
         self._usage = Usage()
@@ -252,6 +310,8 @@ class _StreamAssembler:
                 self._finish = finish
 
     def _add_delta(self, delta: Any) -> None:
+        if any(_field(delta, name) for name in _TOKEN_FIELDS):
+            self._on_token()  # the model is producing: the first-token deadline is met
         content = _text(_field(delta, "content"))
         if content:
             self._parts.append(content)
@@ -277,7 +337,7 @@ class _StreamAssembler:
         fragment = _field(fn, "arguments")
         if fragment:
             if not isinstance(fragment, str):
-                fragment = json.dumps(fragment, ensure_ascii=False)
+                fragment = dumps_bounded(fragment, ensure_ascii=False)
             call.arguments = f"{call.arguments or ''}{fragment}"
 
     def result(self) -> _RawReply:
@@ -342,7 +402,7 @@ def _text(value: Any) -> str:
     """A text field: strings as they are, null as "", anything else as its JSON."""
     if value is None or isinstance(value, str):
         return value or ""
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return dumps_bounded(value, ensure_ascii=False, default=str)
 
 
 def _call_id(value: Any) -> str | None:
@@ -379,7 +439,7 @@ def _excerpt(exc: Any) -> str:
 def _error_message(body: str) -> str | None:
     # OpenAI and llama.cpp: {"error": {"message"}}; vLLM: {"message"}; FastAPI: {"detail"}.
     try:
-        data = json.loads(body)
+        data = loads_bounded(body, MAX_DEPTH)
     except ValueError:
         return None
     if not isinstance(data, dict):
@@ -388,6 +448,18 @@ def _error_message(body: str) -> str | None:
     found = error.get("message") if isinstance(error, dict) else error
     found = found or data.get("message") or data.get("detail")
     return found if isinstance(found, str) else None
+
+
+def _deadline_in(exc: BaseException) -> DeadlinePassed | None:
+    """The DeadlinePassed behind an error, through the SDK's and httpx's wrappers."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DeadlinePassed):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _reason(exc: BaseException) -> str:

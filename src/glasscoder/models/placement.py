@@ -135,13 +135,18 @@ class OverrideArray:
 
 
 def check_buffer_types(override_tensor: Sequence[str]) -> None:
-    """Refuse unknown buffer type names early, before a run starts (needs llama_cpp)."""
+    """Refuse unknown buffer type names early, before a run starts. The names are asked of a
+    model worker: llama.cpp is never loaded in the session's process."""
     if override_tensor:
-        import llama_cpp
+        from glasscoder.models.worker_process import WorkerProcess
 
-        bufts = buffer_types(llama_cpp)
+        worker = WorkerProcess()
+        try:
+            names = worker.call("buffer_types")["names"]
+        finally:
+            worker.close()
         for override in map(parse_override, override_tensor):
-            _buffer_type(bufts, override.buffer_type)
+            _buffer_type(dict.fromkeys(names, 0), override.buffer_type)
 
 
 def _buffer_type(bufts: dict[str, int], name: str) -> int:

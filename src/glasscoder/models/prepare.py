@@ -43,13 +43,13 @@ def not_pulled_error(name: str) -> UsageError:
 
 def pull_for_run(settings: Settings, trust_unpinned: bool, notice: Notice) -> Path:
     """Pull settings.model as `models pull NAME --yes` would, once nothing can refuse later."""
-    from glasscoder.models.llamacpp import import_llama_cpp
+    from glasscoder.models.llamacpp import check_llama_cpp
     from glasscoder.models.pull import check_pullable
     from glasscoder.models_cli import pull_model, require_model
 
     spec = require_model(settings.model)
     check_pullable(spec, trust_unpinned)
-    import_llama_cpp()  # a missing extra is found now, not after gigabytes
+    check_llama_cpp()  # a missing extra is found now, not after gigabytes
     if settings.memory_check and spec.file_bytes:
         needed = memory.needed_bytes(spec.file_bytes, spec.kv_bytes_per_token,
                                      settings.context_size)  # fmt: skip

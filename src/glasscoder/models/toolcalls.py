@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from glasscoder.models.base import ToolCall
+from glasscoder.nesting import MAX_DEPTH, bound, check_depth, depth, dumps_bounded, loads_bounded
 
 ToolSchemas = dict[str, dict[str, Any]]
 
@@ -312,6 +313,7 @@ class _Scanner:
     def _json(self, start: int, brace: int) -> int | None:
         try:
             obj, end = _DECODER.raw_decode(self.text, brace)
+            check_depth(obj)
             error = None
         except (ValueError, RecursionError):
             end = self._block_end(brace)
@@ -418,11 +420,9 @@ def _strip_one_newline(value: str) -> str:
 def _load_lenient(text: str) -> tuple[Any, str | None]:
     """JSON, else the cheap repairs of what models get wrong; the JSON error if none works."""
     try:
-        return json.loads(text), None
+        return loads_bounded(text), None
     except ValueError as exc:
         error = str(exc)
-    except RecursionError:
-        error = "nested too deeply"
     for candidate in _repairs(text.strip()):
         value = _parse_any(candidate)
         if value is not _NOTHING:
@@ -438,13 +438,13 @@ def _repairs(text: str) -> list[str]:
 def _parse_any(text: str) -> Any:
     """A JSON value or Python literal (`True`, `['a']`, `{'k': 1}`), else _NOTHING."""
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return loads_bounded(text)
+    except ValueError:
         pass
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid escapes in model text warn; they are harmless
         try:
-            return ast.literal_eval(text)
+            return check_depth(ast.literal_eval(text))
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return _NOTHING
 
@@ -487,6 +487,8 @@ def _arguments_object(name: str, raw: Any) -> tuple[dict[str, Any], str | None]:
         raw = value
     if raw is None:
         return {}, None
+    if isinstance(raw, dict) and depth(raw, MAX_DEPTH) > MAX_DEPTH:  # a server's parsed JSON
+        return {}, f"The arguments of {_quote(name)} are nested more than {MAX_DEPTH} levels deep."
     if isinstance(raw, dict):
         return dict(raw), None
     kind = _json_kind(raw)
@@ -619,9 +621,9 @@ def _as_kind(value: Any, kind: str) -> tuple[bool, Any]:
 
 def _to_text(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        return str(value)
+        return dumps_bounded(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(bound(value, MAX_DEPTH))
 
 
 def _suggestion(word: str, options: dict[str, Any]) -> str:

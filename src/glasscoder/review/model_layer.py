@@ -22,6 +22,9 @@ WINDOW = 400  # lines of a file per request; long files go in overlapping window
 OVERLAP = 20
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+_BRACKET_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# How deep Python's json reads with its default recursion limit.
+_JSON_DEPTH = 1000
 _CONFIDENCE_WORDS = {"high": 0.9, "medium": 0.6, "low": 0.3}
 
 
@@ -106,15 +109,38 @@ def tool_name(model: str) -> str:
     return PurePath(model).name if model.lower().endswith(".gguf") else model
 
 
+def _past_too_deep(text: str, start: int) -> int:
+    """Where to look next after the structure opening at start nested too deep for json: its
+    end when it closes; unclosed, the openings within json's reach of its deepest point (a
+    value may follow them). One linear scan (strings skipped), not one per opening."""
+    depth, reached = 0, []  # reached[d]: where depth d + 1 was first reached
+    for token in _BRACKET_OR_STRING.finditer(text, start):
+        if token.group() in ("[", "{"):
+            depth += 1
+            if depth > len(reached):
+                reached.append(token.start())
+        elif token.group() in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return reached[max(len(reached) - _JSON_DEPTH, 1)] if len(reached) > 1 else start + 1
+
+
 def parse_reply(text: str) -> list[dict[str, Any]] | None:
     """The findings in a reply: a JSON list (or {"findings": [...]}) anywhere in it, fenced or
     not, after any thinking block. None when there is none."""
     text = _THINK.sub("", text)
     decoder = json.JSONDecoder()
+    skip_to = 0
     for match in re.finditer(r"[\[{]", text):
+        if match.start() < skip_to:
+            continue
         try:
             value, _ = decoder.raw_decode(text, match.start())
         except ValueError:
+            continue
+        except RecursionError:  # nested past what json reads: garbage, skipped whole
+            skip_to = _past_too_deep(text, match.start())
             continue
         items = value.get("findings") if isinstance(value, dict) else value
         if isinstance(items, list):

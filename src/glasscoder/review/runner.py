@@ -34,6 +34,9 @@ class ReviewResult:
     dropped: list[Dropped] = field(default_factory=list)
     session_id: str | None = None
     files: list[str] = field(default_factory=list)
+    # Analyzers that gave no result (could not start, timed out, failed): the review is
+    # incomplete, whatever the findings say.
+    incomplete: list[str] = field(default_factory=list)
 
 
 def select_files(workspace: Workspace, paths: list[Path], scope: DiffScope | None) -> list[str]:
@@ -72,14 +75,16 @@ def run_review(
     files = select_files(workspace, paths, scope)
     if not files:
         return ReviewResult([], ["no source files to review"], files=files)
-    found, notes = static_findings(sources, files, sandbox or choose("auto"))
+    found, notes, incomplete = static_findings(
+        sources, files, sandbox or choose("auto", root=workspace.root)
+    )
     dropped: list[Dropped] = []
     if model is not None:
         more, dropped = model_findings(model, sources, files, scope, notice)
         found += more
     if scope is not None:
         found = [f for f in found if scope.touches(f.file, f.line)]
-    return ReviewResult(merge(found), notes, dropped, files=files)
+    return ReviewResult(merge(found), notes, dropped, files=files, incomplete=incomplete)
 
 
 def model_findings(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote as uri_quote
 
@@ -19,17 +20,26 @@ from glasscoder.safetext import scrub
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def to_sarif(findings: list[Finding]) -> str:
+def to_sarif(findings: list[Finding], incomplete: Sequence[str] = ()) -> str:
+    """``incomplete``: the analyzers that gave no result, reported as failed tool executions
+    (the run's invocation is then not successful), so a scan is never taken as clean."""
     rules, index = _rules(findings)
     run = {
         "tool": {"driver": {"name": "glasscoder", "version": __version__,
                             "rules": rules}},
+        "invocations": [_invocation(incomplete)],
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The reviewed root."}}},
         "results": [_result(f, index[f.rule_id]) for f in findings],
         "columnKind": "unicodeCodePoints",
     }  # fmt: skip
     log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(scrub(log), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _invocation(incomplete: Sequence[str]) -> dict[str, Any]:
+    notes = [{"level": "error", "message": {"text": line},
+              "descriptor": {"id": line.split(" ", 1)[0]}} for line in incomplete]  # fmt: skip
+    return {"executionSuccessful": not incomplete, "toolExecutionNotifications": notes}
 
 
 def _rules(findings: list[Finding]) -> tuple[list[dict[str, Any]], dict[str, int]]:

@@ -20,18 +20,18 @@ _CATEGORIES = {
 
 def static_findings(
     sources: Sources, files: list[str] | None, choice: Choice, timeout: float = 120
-) -> tuple[list[Finding], list[str]]:
+) -> tuple[list[Finding], list[str], list[str]]:
     """Findings from every available analyzer for the languages present, run through
-    choice's sandbox, and notes on the tools that are missing (with how to install them),
-    skipped or failed. `files` None: everything."""
-    from glasscoder.languages.diagnostics import run_analyzers
+    choice's sandbox; notes on the tools that are missing (with how to install them),
+    skipped or failed; and the failed ones alone (could not start, timed out, failed without
+    a finding): the review is incomplete without them. `files` None: everything."""
+    from glasscoder.languages.diagnostics import analyze
 
     if choice.sandbox is None:
-        return [], [skipped_note(choice.problem)]
-    diagnostics, notes = run_analyzers(sources.workspace.root, files, choice.sandbox,
-                                       timeout=timeout)  # fmt: skip
+        return [], [skipped_note(choice.problem)], []
+    done = analyze(sources.workspace.root, files, choice.sandbox, timeout=timeout)
     findings = []
-    for diag in diagnostics:
+    for diag in done.diagnostics:
         if sources.lines(diag.file) is None:
             continue  # a file the workspace hides (ignored, a secret file) or cannot read
         findings.append(
@@ -43,7 +43,7 @@ def static_findings(
                 quote=sources.line(diag.file, diag.line).strip(),
             )
         )  # fmt: skip
-    return findings, list(notes)
+    return findings, list(done.notes), list(done.failed)
 
 
 def skipped_note(problem: str) -> str:

@@ -1,13 +1,18 @@
 """The ``bwrap`` sandbox: each command in fresh namespaces, seeing a read-only system.
 
 What the command sees: the host's / read-only; the workspace writable, except .git and the
-editor and tool files that run code on the host later (read-only); empty tmpfs over $HOME,
-/tmp and /run (so ~/.ssh, ~/.aws, glasscoder's sessions and audit key, docker.sock and other
-sockets are not there); glasscoder's own config read-only; no network (its own empty network
-namespace; with an allow-list, only the proxy's socket, through ``netbridge``); its own PID
-namespace, so nothing it starts outlives it, setsid() or not; no capabilities, no nested user
-namespaces, and the seccomp filter of ``seccomp_filter``. Limits:
-rlimits (``rlimits``) and a pids cgroup (``cgroup``) when one can be made.
+editor and tool files that run code on the host later (read-only, and when missing held by a
+placeholder while the command runs: ``placeholders``); empty size-capped tmpfs over $HOME, the
+account's passwd home, /tmp and /run (so ~/.ssh, ~/.aws, glasscoder's sessions and audit key,
+docker.sock and other sockets are not there), with the toolchain folders the command needs
+shown read-only on top (``toolchains``) and the session's build caches writable (``caches``);
+glasscoder's config read-only and its data hidden, below the workspace too; glasscoder's own
+files read-only when they are inside the workspace (``hostpaths``); no network (its own empty
+network namespace; with an allow-list, only the proxy's socket, through ``netbridge``); its own
+PID namespace, so nothing it starts outlives it, setsid() or not; no capabilities, no nested
+user namespaces, and the seccomp filter of ``seccomp_filter``. Limits: rlimits (``rlimits``),
+pids and memory cgroups (``cgroup``) when they can be made, and the workspace's disk watched
+(``growth``).
 
 The workspace's deny-listed files (ignore.SECRET_FILES and the ``deny`` setting, matched as
 the file tools match them) are found before every command (``denied.Scanner``: a folder is
@@ -26,24 +31,27 @@ is a symlink is refused rather than followed.
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from glasscoder.denied import Scanner
 from glasscoder.ignore import SECRET_FILES, DenyList
-from glasscoder.sandbox import rlimits, seccomp_filter
+from glasscoder.sandbox import growth, hostpaths, placeholders, rlimits, seccomp_filter, toolchains
 from glasscoder.sandbox.base import Limits, Result
-from glasscoder.sandbox.cgroup import PidsCgroup
+from glasscoder.sandbox.caches import BuildCaches
+from glasscoder.sandbox.cgroup import CommandCgroups, memory_note
 from glasscoder.sandbox.paths import canonical, home_dirs, inside, under_any
 from glasscoder.sandbox.supervise import TERM_GRACE, run_supervised
 
-# Workspace entries that make the host run code or change what git does: read-only inside.
+# Workspace entries that make the host run code or change what git does: read-only inside,
+# and held by a placeholder while a command runs when missing (placeholders.py).
 PROTECTED = (".git", ".glasscoder", ".envrc", ".vscode", ".idea")
-# Version managers under $HOME whose whole folder PATH's shims need; none stores credentials.
+PROTECTED_FILES = (".envrc",)  # the others are folders (or a .git file: a folder stops it too)
 # Empty inside: temp files and sockets of the host's other programs stay out of reach.
 HIDDEN_AREAS = ("/tmp", "/run")
-TOOLCHAIN_ROOTS = (".pyenv", ".rbenv", ".nodenv", ".asdf", ".nvm", ".volta", ".rustup")
 SANDBOX_UID = 1000  # never uid 0 inside, even when glasscoder runs as root
 HARDENING = (
     "--unshare-user", "--uid", str(SANDBOX_UID), "--disable-userns", "--cap-drop", "ALL",
@@ -51,6 +59,7 @@ HARDENING = (
 )  # fmt: skip
 REFUSED_EXIT = 126  # the command was not started
 _MASK_FILE, _MASK_DIR = "mask-file", "mask-dir"  # not bwrap options: see _mount_args
+_LINK = "link-to:"  # followed by the target: a symlink made inside, see _mount_args
 
 
 class BindRefused(Exception):
@@ -74,28 +83,51 @@ class BwrapSandbox:
         self.read_only = list(read_only)  # glasscoder's config: read-only if in the workspace
         self.term_grace = term_grace
         self.pids_limited = True  # set False by run() when no pids cgroup could be made
+        self.memory_limited = True  # the same for the memory cgroup
         # The network proxy's Unix socket (netproxy.py); None: no network at all.
         self.net_socket = net_socket
         # The workspace's deny-list, masked in every command; listings kept between commands.
         self.deny = Scanner(DenyList(deny))
+        self.caches = BuildCaches()  # GOCACHE, cargo's, npm's, pip's: private to the session
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits) -> Result:
+        """Run argv with the protected paths that are missing held by placeholders."""
+        try:
+            root = checked_workspace(cwd, home_dirs(env))
+            if not hostpaths.runnable_outside(self.bwrap, root):
+                raise BindRefused(f"bwrap ({self.bwrap}) is inside the workspace, which "
+                                  "commands can write; install bubblewrap system-wide")  # fmt: skip
+            missing = placeholders.plan(root, *self._protected(root))
+        except BindRefused as exc:
+            return Result(exit_code=REFUSED_EXIT, output=f"glasscoder sandbox refused: {exc}\n")
+        with placeholders.held(root, missing):
+            return self._run_held(argv, cwd, env, limits)
+
+    def _protected(self, root: str) -> tuple[list[str], list[str]]:
+        """Every protected path (absolute) and which of them are files, for placeholders."""
+        files = [os.path.join(root, name) for name in PROTECTED_FILES]
+        files += [canonical(p) for p in self.read_only if p.suffix == ".toml"]
+        paths = [os.path.join(root, name) for name in PROTECTED]
+        paths += [canonical(p) for p in (*self.read_only, *self.hidden)]
+        return paths, files
+
+    def _run_held(self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits) -> Result:
         seccomp_fd = seccomp_filter.filter_fd()
         try:
-            args = bwrap_args(
-                cwd, env, seccomp_fd, self.hidden, self.read_only, self.net_socket, self.deny
-            )
+            args = bwrap_args(cwd, env, seccomp_fd, self.hidden, self.read_only,
+                              self.net_socket, self.deny, self.caches,
+                              tmpfs_size=tmpfs_size(self.bwrap, limits))  # fmt: skip
         except BindRefused as exc:
             os.close(seccomp_fd)
             return Result(exit_code=REFUSED_EXIT, output=f"glasscoder sandbox refused: {exc}\n")
-        group = PidsCgroup.create(limits.processes)
-        self.pids_limited = group is not None
+        group = CommandCgroups.create(limits)
+        self.pids_limited, self.memory_limited = group.pids_limited, group.memory_limited
         if self.net_socket:
             from glasscoder.sandbox import netbridge
 
             argv = netbridge.command(seccomp_fd, argv)  # it loads the filter, then runs argv
         try:
-            return run_supervised(
+            result = run_supervised(
                 [self.bwrap, *args, "--", *argv],
                 cwd,
                 {},  # bwrap sets the command's environment itself (--clearenv, --setenv)
@@ -104,11 +136,14 @@ class BwrapSandbox:
                 pass_fds=(seccomp_fd,),
                 preexec=_preexec(rlimits.setter(limits), group),
                 find_leftovers=False,  # bwrap's PID namespace ends with the command
+                watch=growth.watcher(str(cwd), limits.disk_growth),
             )
+            if kills := group.memory_kills():
+                result.output = f"{result.output.rstrip()}\n{memory_note(kills, limits.memory)}"
+            return _with_missing_folder(result, cwd, env)
         finally:
             os.close(seccomp_fd)
-            if group is not None:
-                group.remove()
+            group.remove()
 
     def probe(self, workspace: Path) -> Result:
         """`true` under the full profile, without the resource limits: those are set in a
@@ -132,19 +167,27 @@ def bwrap_args(
     read_only: Iterable[Path] = (),
     net_socket: str | None = None,
     deny: Scanner | None = None,
+    caches: BuildCaches | None = None,
+    tmpfs_size: int | None = None,
 ) -> list[str]:
     """bwrap's options (without the trailing ``--`` and command) for one command.
 
     With ``net_socket`` the command is started by ``netbridge``, which loads the seccomp
     program from ``seccomp_fd`` itself once its bridge to the socket is running. ``deny``:
-    the deny-list whose files are masked (None: SECRET_FILES)."""
+    the deny-list whose files are masked (None: SECRET_FILES). ``caches``: the session's
+    private build caches (None: none)."""
     homes = home_dirs(env)
     root = checked_workspace(workspace, homes)
-    mounts = _mounts(root, homes, hidden, read_only, env.get("PATH", ""))
+    tools = toolchains.resolve(env, homes, [*HIDDEN_AREAS, *homes], root)
+    mounts = _mounts(root, homes, hidden, read_only, tools)
+    env = {**env, **tools.variables}
+    if caches is not None:
+        mounts.append((3, "--bind", caches.folder()))
+        env.update(caches.variables(env, root))
     mounts += _masks(root, deny or Scanner(DenyList(SECRET_FILES)))
-    args = [*HARDENING, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    args = [*HARDENING, "--ro-bind", "/", "/", "--proc", "/proc", *_dev_args(tmpfs_size)]
     for _, option, path in sorted(mounts, key=lambda m: (len(Path(m[2]).parts), m[0])):
-        args += _mount_args(option, path)
+        args += _mount_args(option, path, tmpfs_size)
     for key, value in _command_env(env).items():
         args += ["--setenv", key, value]
     if net_socket:
@@ -192,25 +235,61 @@ def _mounts(
     homes: list[str],
     hidden: Iterable[Path],
     read_only: Iterable[Path],
-    path_var: str = "",
+    tools: toolchains.Toolchains | None = None,
 ) -> list[tuple[int, str, str]]:
     """(order at equal depth, option, path). Sorted by depth, a parent is mounted before what
     is inside it, so a tmpfs over /tmp never covers a workspace under /tmp."""
-    tmpfs = [*HIDDEN_AREAS, *homes]
+    areas = [*HIDDEN_AREAS, *homes]
+    # glasscoder's data is hidden wherever a command could reach it: outside the hidden areas,
+    # or inside the workspace, whose bind shows it again even when it is under a home or /tmp.
+    tmpfs = list(areas)
     for path in map(canonical, hidden):
-        if os.path.isdir(path) and not under_any(path, tmpfs):
+        if os.path.isdir(path) and (inside(path, root) or not under_any(path, areas)):
             tmpfs.append(path)
     mounts = [(0, "--tmpfs", path) for path in dict.fromkeys(tmpfs)]
     mounts.append((1, "--bind", root))
     for path in protected_entries(root):
         mounts.append((2, "--ro-bind", path))
-    for path in map(canonical, read_only):
-        if os.path.exists(path) and inside(path, root) and not under_any(path, tmpfs):
-            mounts.append((2, "--ro-bind", path))
-    for path in _tool_dirs(path_var, homes):
-        if not inside(path, root):  # the workspace's own .venv/bin stays writable
-            mounts.append((3, "--ro-bind", path))
+    kept = _read_only_inside(root, read_only, hidden)
+    for path in kept:
+        mounts.append((2, "--ro-bind", path))
+    # A folder holding a kept path could be renamed away and the path made afresh under the
+    # old name (mv .config x; mkdir -p .config/glasscoder), so those folders are pinned.
+    kept += [path for path in tmpfs if inside(path, root) and path != root]
+    mounts += [(1, "--bind", folder) for folder in _folders_between(root, kept)]
+    for tool in tools.mounts if tools else ():  # never inside the workspace: see toolchains
+        mounts.append((3, f"{_LINK}{tool.target}" if tool.target else "--ro-bind", tool.path))
     return mounts
+
+
+def _read_only_inside(root: str, read_only: Iterable[Path], hidden: Iterable[Path]) -> list[str]:
+    """Read-only inside the workspace: glasscoder's config where it exists, its own files
+    (hostpaths), and the placeholder standing for a missing config or data folder."""
+    found = [p for p in map(canonical, read_only) if os.path.exists(p) and inside(p, root)]
+    found += hostpaths.read_only_inside(root)
+    for path in map(canonical, (*read_only, *hidden)):
+        if inside(path, root) and path != root and not os.path.lexists(path):
+            top = _deepest_existing(path, root)
+            if top != root and placeholders.is_placeholder(top):
+                found.append(top)
+    return list(dict.fromkeys(found))
+
+
+def _folders_between(root: str, paths: Iterable[str]) -> list[str]:
+    """The folders strictly between root and each path."""
+    folders: dict[str, None] = {}
+    for path in paths:
+        parent = os.path.dirname(path)
+        while parent != root and inside(parent, root):
+            folders[parent] = None
+            parent = os.path.dirname(parent)
+    return list(folders)
+
+
+def _deepest_existing(path: str, root: str) -> str:
+    while path != root and not os.path.lexists(path):
+        path = os.path.dirname(path)
+    return path
 
 
 def _masks(root: str, deny: Scanner) -> list[tuple[int, str, str]]:
@@ -240,34 +319,39 @@ def _pinned_folders(
     return [(1, "--bind", folder) for folder in folders]
 
 
-def _mount_args(option: str, path: str) -> list[str]:
+def _dev_args(size: int | None) -> list[str]:
+    """bwrap's /dev is a tmpfs of its own, with no size: read-only, with /dev/shm (POSIX
+    shared memory and semaphores) a capped tmpfs like /tmp."""
+    return ["--dev", "/dev", *_mount_args("--tmpfs", "/dev/shm", size), "--remount-ro", "/dev"]
+
+
+def _mount_args(option: str, path: str, size: int | None = None) -> list[str]:
     if option == _MASK_FILE:
         return ["--ro-bind", "/dev/null", path]
     if option == _MASK_DIR:
         return ["--tmpfs", path, "--remount-ro", path]
-    return [option, path] if option == "--tmpfs" else [option, path, path]
+    if option.startswith(_LINK):
+        return ["--symlink", option.removeprefix(_LINK), path]
+    if option == "--tmpfs":
+        return [*(["--size", str(size)] if size else []), option, path]
+    return [option, path, path]
 
 
-def _tool_dirs(path_var: str, homes: Iterable[str]) -> list[str]:
-    """PATH folders inside a hidden area (a home, /tmp, /run), shown read-only so the
-    person's toolchains still run (a virtualenv under /tmp, ~/.cargo/bin).
-
-    A version manager's shims need the whole manager folder (~/.pyenv/shims runs
-    ~/.pyenv/libexec/pyenv), so for the managers in TOOLCHAIN_ROOTS, which keep no
-    credentials, that folder is shown; otherwise only the PATH folder itself (~/.cargo/bin, not
-    ~/.cargo, which may hold a registry token). A hidden area itself is never shown.
-    """
-    homes = list(homes)
+def _with_missing_folder(result: Result, cwd: Path, env: Mapping[str, str]) -> Result:
+    """A command that could not start because a folder it needs is hidden says which."""
+    if result.exit_code in (0, None):
+        return result
+    homes = home_dirs(env)
     areas = [*HIDDEN_AREAS, *homes]
-    found = []
-    for entry in path_var.split(":"):
-        path = canonical(Path(entry)) if os.path.isabs(entry) else ""
-        if not path or path in areas or not under_any(path, areas) or not os.path.isdir(path):
-            continue
-        home = next((h for h in homes if inside(path, h)), None)
-        first = Path(path).relative_to(home).parts[0] if home else ""
-        found.append(os.path.join(home, first) if home and first in TOOLCHAIN_ROOTS else path)
-    return list(dict.fromkeys(found))
+    try:
+        root = checked_workspace(cwd, homes)
+    except BindRefused:
+        return result
+    tools = toolchains.resolve(env, homes, areas, root)
+    line = toolchains.explain_missing(result.output, env, tools, areas, root)
+    if line:
+        result.output = result.output.rstrip("\n") + "\n" + line + "\n"
+    return result
 
 
 def _command_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -276,10 +360,24 @@ def _command_env(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _preexec(set_limits: Callable[[], None], group: PidsCgroup | None) -> Callable[[], None]:
+@functools.cache
+def tmpfs_size_supported(bwrap: str) -> bool:
+    """Whether this bwrap takes --size for a tmpfs (0.5 and later); older ones get none."""
+    try:
+        proc = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10,
+                              check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "--size" in proc.stdout + proc.stderr
+
+
+def tmpfs_size(bwrap: str, limits: Limits) -> int | None:
+    return limits.tmpfs_size if tmpfs_size_supported(bwrap) else None
+
+
+def _preexec(set_limits: Callable[[], None], group: CommandCgroups) -> Callable[[], None]:
     def preexec() -> None:
-        if group is not None:
-            group.join()  # before exec: every process bwrap starts is counted
+        group.join()  # before exec: every process bwrap starts is counted
         set_limits()
 
     return preexec

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -46,8 +45,9 @@ class Choice:
     degraded: str = ""  # when a fallback was taken: why, for the run's notice
 
 
-def choose(setting: str, deny: Sequence[str] = SECRET_FILES) -> Choice:
-    """The backend for `setting`; `deny` is the workspace's deny-list, which bwrap masks."""
+def choose(setting: str, deny: Sequence[str] = SECRET_FILES, root: Path | None = None) -> Choice:
+    """The backend for `setting`; `deny` is the workspace's deny-list, which bwrap masks;
+    `root` the workspace (default: the working folder), where bwrap is never taken from."""
     if setting == "none":
         from glasscoder.sandbox.none import NoSandbox
 
@@ -58,9 +58,9 @@ def choose(setting: str, deny: Sequence[str] = SECRET_FILES) -> Choice:
         return _seatbelt()
     if setting == "landlock":
         return _landlock(required=True)
-    status = bwrap_status()
+    status = bwrap_status(root)
     if status.ok:
-        return Choice(make_bwrap(deny), "bwrap")
+        return Choice(make_bwrap(deny, root), "bwrap")
     problem = f"{status.problem}; fix: {status.fix}"
     if setting == "bwrap":
         raise UsageError(f"The bwrap sandbox is not available: {problem}.")
@@ -125,24 +125,35 @@ def landlock_status() -> Status:
     return Status(True)
 
 
-def make_bwrap(deny: Sequence[str] = SECRET_FILES) -> Sandbox:
+def make_bwrap(deny: Sequence[str] = SECRET_FILES, root: Path | None = None) -> Sandbox:
     from glasscoder.config import config_home, data_home, user_config_path
     from glasscoder.sandbox.bwrap import BwrapSandbox
 
-    bwrap = shutil.which("bwrap")
+    bwrap = find_bwrap(root)
     assert bwrap is not None  # bwrap_status() found it
     return BwrapSandbox(bwrap, [data_home()], [config_home(), user_config_path()], deny=deny)
+
+
+def find_bwrap(root: Path | None = None) -> str | None:
+    """bwrap on PATH outside the workspace ``root`` (default: the working folder), which
+    commands can write: even the probe must not run one planted there. BwrapSandbox also
+    refuses to start one inside the workspace it is given (sandbox/hostpaths.py)."""
+    from glasscoder.sandbox.hostpaths import find
+
+    return find("bwrap", root or Path.cwd())
 
 
 _PROBE_LOCK = threading.Lock()
 
 
-def bwrap_status() -> Status:
-    """Whether bwrap works here, probed once per process (the CLI starts the probe early, in
-    a thread, so it overlaps the rest of start-up; the lock makes the main thread wait for
-    that probe rather than run a second one)."""
+def bwrap_status(root: Path | None = None) -> Status:
+    """Whether bwrap works here, probed once per process and workspace (the CLI starts the
+    probe early, in a thread, so it overlaps the rest of start-up; the lock makes the main
+    thread wait for that probe rather than run a second one)."""
+    from glasscoder.sandbox.paths import canonical
+
     with _PROBE_LOCK:
-        return _bwrap_status()
+        return _bwrap_status(canonical(root or Path.cwd()))
 
 
 def forget_probe() -> None:
@@ -152,11 +163,11 @@ def forget_probe() -> None:
 
 
 @functools.cache
-def _bwrap_status() -> Status:
+def _bwrap_status(root: str) -> Status:
     if not sys.platform.startswith("linux"):
         return Status(False, f"bwrap needs Linux; this is {sys.platform}", "--sandbox none, "
                       "at your own risk, until a sandbox for this system exists")  # fmt: skip
-    if shutil.which("bwrap") is None:
+    if find_bwrap(Path(root)) is None:
         return Status(False, "bubblewrap (bwrap) is not installed", INSTALL_FIX)
     from glasscoder.sandbox.seccomp_filter import SeccompUnavailable, compiled
 
@@ -164,14 +175,15 @@ def _bwrap_status() -> Status:
         compiled()
     except SeccompUnavailable as exc:
         return Status(False, f"no seccomp filter: {exc}", "reinstall glasscoder's dependencies")
-    return _probe()
+    return _probe(Path(root))
 
 
-def _probe() -> Status:
-    """Run `true` under the full profile in a scratch workspace."""
+def _probe(workspace: Path) -> Status:
+    """Run `true` under the full profile in a scratch folder, with the bwrap found for
+    workspace."""
     with tempfile.TemporaryDirectory(prefix="glasscoder-probe-") as scratch:
         root = Path(scratch).resolve()
-        result = make_bwrap().probe(root)
+        result = make_bwrap(root=workspace).probe(root)
     if result.exit_code == 0:
         return Status(True)
     detail = " ".join(result.output.split())[:300] or f"exit code {result.exit_code}"

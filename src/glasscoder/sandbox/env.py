@@ -10,6 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+# The locale variables by name (POSIX and glibc): a prefix such as LC_ would also pass on
+# whatever else someone named that way (LC_MY_TOKEN).
+LOCALE = ("LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES", "LC_NUMERIC",
+          "LC_TIME", "LC_MONETARY", "LC_PAPER", "LC_NAME", "LC_ADDRESS", "LC_TELEPHONE",
+          "LC_MEASUREMENT", "LC_IDENTIFICATION")  # fmt: skip
 ALLOWED = (
     "PATH",
     "HOME",
@@ -21,8 +26,8 @@ ALLOWED = (
     "TMPDIR",
     "TZ",
     "VIRTUAL_ENV",
+    *LOCALE,
 )
-ALLOWED_PREFIXES = ("LC_",)
 
 
 def minimal_env(
@@ -36,7 +41,7 @@ def minimal_env(
     """
     source = os.environ if parent is None else parent
     names = set(ALLOWED)
-    prefixes = list(ALLOWED_PREFIXES)
+    prefixes: list[str] = []
     for name in extra_allowed:
         if name.endswith("*"):
             prefixes.append(name[:-1])

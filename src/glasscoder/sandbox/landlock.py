@@ -10,16 +10,20 @@ shares the host's network and Landlock's network rules cover TCP only (not UDP, 
 
 The ruleset, an allow-list (Landlock cannot deny beneath an allowed folder):
 
-* read and execute: the system folders (SYSTEM_READ), the PATH folders, the virtualenv, and the
-  workspace, so $HOME (~/.ssh, ~/.aws), /tmp, /run, /var and glasscoder's data stay unreadable;
-  the command gets an empty HOME of its own instead (``command_env``);
+* read and execute: the system folders (SYSTEM_READ), the toolchain folders the command's
+  environment reaches (``toolchains``: PATH folders, the virtualenv and its base interpreter,
+  a version manager's folder...), and the workspace, so $HOME (~/.ssh, ~/.aws), /tmp, /run,
+  /var and glasscoder's data stay unreadable; the command gets an empty HOME of its own
+  instead (``command_env``); a private folder for build caches is writable (``caches``);
 * write: the workspace's existing top-level entries except the protected ones (``.git``, ...)
   and glasscoder's config, each as a whole; a private TMPDIR made per command; the harmless
   device files (DEVICE_FILES: no disk, console or /dev/kvm, read or written);
 * nothing may be created, removed or renamed in the workspace's top folder itself. A grant
   there would reach into ``.git`` too, so this is the price of keeping ``.git`` read-only: a
   command can change ``src/`` freely but not add ``new.txt`` beside it (the file tools can).
-  It also means a missing ``.envrc`` or ``.vscode/`` cannot be created, unlike under bwrap;
+  It also means a missing ``.envrc`` or ``.vscode/`` cannot be created (bwrap gets the same
+  with placeholders); glasscoder's own files inside the workspace (``hostpaths``) are carved
+  out of the write grants like the protected entries;
 * no TCP connect or bind (ABI 4), no abstract Unix sockets outside the sandbox and no signals
   to processes outside it (ABI 6).
 
@@ -45,24 +49,21 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from glasscoder.sandbox import rlimits, seccomp_filter
+from glasscoder.sandbox import growth, hostpaths, rlimits, seccomp_filter, toolchains
 from glasscoder.sandbox.base import Limits, Result
 from glasscoder.sandbox.bwrap import (
+    HIDDEN_AREAS,
     PROTECTED,
     REFUSED_EXIT,
-    TOOLCHAIN_ROOTS,
     BindRefused,
     checked_workspace,
     protected_entries,
 )
-from glasscoder.sandbox.cgroup import PidsCgroup
+from glasscoder.sandbox.caches import BuildCaches
+from glasscoder.sandbox.cgroup import CommandCgroups, memory_note
 from glasscoder.sandbox.paths import canonical, home_dirs, inside
 from glasscoder.sandbox.supervise import TERM_GRACE, run_supervised
 
-# Where each version manager in bwrap.TOOLCHAIN_ROOTS looks for its root when HOME moves.
-TOOLCHAIN_VARIABLES = {".pyenv": "PYENV_ROOT", ".rbenv": "RBENV_ROOT", ".nodenv": "NODENV_ROOT",
-                       ".asdf": "ASDF_DATA_DIR", ".nvm": "NVM_DIR", ".volta": "VOLTA_HOME",
-                       ".rustup": "RUSTUP_HOME"}  # fmt: skip
 SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
                "/proc", "/sys", "/nix/store")  # fmt: skip
 # The only device files a command may open (as bwrap's --dev gives): not disks, consoles,
@@ -146,6 +147,8 @@ class LandlockSandbox:
         self.read_only = [canonical(p) for p in read_only]  # its config: read-only if inside
         self.term_grace = term_grace
         self.pids_limited = True  # set False by run() when no pids cgroup could be made
+        self.memory_limited = True  # the same for the memory cgroup
+        self.caches = BuildCaches()  # GOCACHE, cargo's, npm's, pip's: private to the session
 
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], limits: Limits) -> Result:
         abi = abi_version()
@@ -162,37 +165,49 @@ class LandlockSandbox:
     ) -> Result:
         try:
             root = checked_workspace(cwd, home_dirs(env))
-            ruleset = build_ruleset(plan(root, tmp, env, self.hidden, self.read_only), abi)
+            tools = read_toolchains(env, root)
+            grants = plan(root, tmp, env, self.hidden, self.read_only, tools)
+            ruleset = build_ruleset([*grants, (self.caches.folder(), WRITE)], abi)
         except (BindRefused, OSError) as exc:  # OSError: the kernel refused a rule
             return Result(REFUSED_EXIT, f"glasscoder sandbox refused: {exc}\n")
-        group = PidsCgroup.create(limits.processes)
-        self.pids_limited = group is not None
+        group = CommandCgroups.create(limits)
+        self.pids_limited, self.memory_limited = group.pids_limited, group.memory_limited
         try:
             preexec = confine(ruleset, limits, group)
-            env = command_env(env, tmp)
-            return run_supervised(argv, Path(root), env, limits, self.term_grace, preexec=preexec)
+            env = {**command_env(env, tmp, tools), **self.caches.variables(env, root)}
+            watch = growth.watcher(root, limits.disk_growth)
+            result = run_supervised(argv, Path(root), env, limits, self.term_grace,
+                                    preexec=preexec, watch=watch)  # fmt: skip
+            if kills := group.memory_kills():
+                result.output = f"{result.output.rstrip()}\n{memory_note(kills, limits.memory)}"
+            return result
         finally:
             os.close(ruleset)
-            if group is not None:
-                group.remove()  # kills what escaped the process group with setsid()
+            group.remove()  # kills what escaped the process group with setsid()
 
 
-def command_env(env: Mapping[str, str], tmpdir: str) -> dict[str, str]:
+def command_env(
+    env: Mapping[str, str], tmpdir: str, tools: toolchains.Toolchains | None = None
+) -> dict[str, str]:
     """The command's environment: TMPDIR and an empty HOME in the private temp folder.
 
     The real home stays unreadable, and tools that read ~/.gitconfig fail on "permission
     denied" where they shrug at "no such file", so the command gets an empty home of its own
-    (as under bwrap). A version manager on PATH is told where its real root is.
+    (as under bwrap). A version manager the command reaches is told where its real folder
+    is (``tools``: what ``read_toolchains`` found).
     """
     out = {**env, "TMPDIR": tmpdir, "HOME": os.path.join(tmpdir, "home")}
     os.makedirs(out["HOME"], exist_ok=True)
-    path = [canonical(p) for p in env.get("PATH", "").split(":") if os.path.isabs(p)]
-    for home in home_dirs(env):
-        for folder, variable in TOOLCHAIN_VARIABLES.items():
-            root = os.path.join(home, folder)
-            if variable not in env and any(inside(p, root) for p in path):
-                out[variable] = root
+    for variable, root in (tools.variables if tools else {}).items():
+        out.setdefault(variable, root)
     return out
+
+
+def read_toolchains(env: Mapping[str, str], root: str) -> toolchains.Toolchains:
+    """The toolchain folders the command reaches. Everything but the system folders is
+    unreadable here, so every folder outside them counts as hidden, not only the homes."""
+    homes = home_dirs(env)
+    return toolchains.resolve(env, homes, ["/", *HIDDEN_AREAS, *homes], root)
 
 
 def plan(
@@ -201,15 +216,18 @@ def plan(
     env: Mapping[str, str],
     hidden: Iterable[str] = (),
     read_only: Iterable[str] = (),
+    tools: toolchains.Toolchains | None = None,
 ) -> list[tuple[str, int]]:
     """(canonical path, rights) for one command; ``root`` is the checked workspace."""
     hidden = list(hidden)
-    grants = [(path, READ) for top in _read_roots(env) for path in carve(top, hidden)]
+    tools = tools or read_toolchains(env, root)
+    grants = [(path, READ) for top in _read_roots(tools) for path in carve(top, hidden)]
     grants += [("/dev", READ_DIR), *((d, DEVICES) for d in DEVICE_FILES)]
     grants += [(root, READ), (canonical(tmpdir), WRITE)]
     kept = [os.path.join(root, name) for name in PROTECTED]
     protected_entries(root)  # BindRefused when one is a symlink: writes would follow it
     kept += [p for p in (*read_only, *hidden) if inside(p, root)]
+    kept += hostpaths.read_only_inside(root)  # glasscoder's own files: the host runs them
     grants += [(path, WRITE) for path in carve(root, kept) if path != root]
     return grants
 
@@ -218,20 +236,23 @@ def carve(top: str, excluded: Iterable[str]) -> list[str]:
     """Paths that together cover ``top`` except the excluded ones and the folders leading to
     them, which get no grant of their own (Landlock cannot take back beneath a grant).
     Symlinks get none either: access through them is checked where they point."""
-    within = [e for e in excluded if inside(e, top)]
-    if not within:
-        return [top]
-    if top in within or not os.path.isdir(top) or os.path.islink(top):
-        return []
-    try:
-        names = sorted(os.listdir(top))
-    except OSError:
-        return []
     found = []
-    for name in names:
-        child = os.path.join(top, name)
-        if not os.path.islink(child):
-            found += carve(child, within)
+    stack = [(top, [e for e in excluded if inside(e, top)])]
+    while stack:  # a loop, not recursion: a deny-listed file may lie thousands of folders deep
+        path, within = stack.pop()
+        if not within:
+            found.append(path)
+            continue
+        if path in within or not os.path.isdir(path) or os.path.islink(path):
+            continue
+        try:
+            names = sorted(os.listdir(path), reverse=True)  # popped back in sorted order
+        except OSError:
+            continue
+        for name in names:
+            child = os.path.join(path, name)
+            if not os.path.islink(child):
+                stack.append((child, [e for e in within if inside(e, child)]))
     return found
 
 
@@ -286,7 +307,7 @@ def _open_no_symlinks(path: str) -> int | None:
             os.close(fd)
 
 
-def confine(ruleset: int, limits: Limits, group: PidsCgroup | None) -> Callable[[], None]:
+def confine(ruleset: int, limits: Limits, group: CommandCgroups) -> Callable[[], None]:
     """The child's steps before exec; everything they need is prepared here, in the parent."""
     set_limits = rlimits.setter(limits)
     as_root = os.geteuid() == 0
@@ -294,8 +315,7 @@ def confine(ruleset: int, limits: Limits, group: PidsCgroup | None) -> Callable[
     drop_caps = _cap_dropper() if as_root else None
 
     def preexec() -> None:
-        if group is not None:
-            group.join()  # before Landlock, which would refuse the write to cgroup.procs
+        group.join()  # before Landlock, which would refuse the write to cgroup.procs
         set_limits()
         if drop_caps is not None:
             drop_caps()
@@ -352,20 +372,10 @@ def _cap_dropper() -> Callable[[], None]:
     return drop
 
 
-def _read_roots(env: Mapping[str, str]) -> list[str]:
-    """System folders, PATH folders and the virtualenv, canonical, existing, without repeats.
-    A PATH folder inside a home is shown alone, or its whole version manager (as in bwrap)."""
-    homes = home_dirs(env)
-    found = [canonical(p) for p in SYSTEM_READ]
-    for entry in [*env.get("PATH", "").split(":"), env.get("VIRTUAL_ENV", "")]:
-        if not os.path.isabs(entry):
-            continue
-        path = canonical(entry)
-        home = next((h for h in homes if inside(path, h) and path != h), None)
-        if home is not None and Path(path).relative_to(home).parts[0] in TOOLCHAIN_ROOTS:
-            path = os.path.join(home, Path(path).relative_to(home).parts[0])
-        if not any(inside(h, path) for h in homes):  # never a home, / or what holds a home
-            found.append(path)
+def _read_roots(tools: toolchains.Toolchains) -> list[str]:
+    """System folders and the toolchain folders, canonical, existing, without repeats (never
+    a home or what holds one: ``toolchains`` refuses those)."""
+    found = [canonical(p) for p in SYSTEM_READ] + tools.folders()
     found = [p for p in dict.fromkeys(found) if os.path.exists(p)]
     return [p for p in found if not any(inside(p, q) and p != q for q in found)]
 
@@ -381,11 +391,12 @@ def protected_lines(abi: int, limits: Limits) -> list[str]:
     """What the landlock backend protects on this kernel, for `sandbox check`."""
     gib = 1 << 30
     lines = [
-        f"Landlock ABI {abi}: reads only in {', '.join(SYSTEM_READ)}, the PATH folders, the "
-        "virtualenv and the workspace; so $HOME (~/.ssh, ~/.aws), /tmp, /run, /var and "
+        f"Landlock ABI {abi}: reads only in {', '.join(SYSTEM_READ)}, the toolchain folders "
+        "listed below and the workspace; so $HOME (~/.ssh, ~/.aws), /tmp, /run, /var and "
         "glasscoder's sessions and audit key are unreadable",
         "writes: only in the workspace's existing top-level entries and a private TMPDIR; "
-        "read-only: " + ", ".join(PROTECTED) + " (also when missing) and glasscoder's config",
+        "read-only: " + ", ".join(PROTECTED) + ", glasscoder's config and its own files; "
+        "missing ones cannot be created",
         "network: no socket() at all (seccomp), no TCP connect or bind (Landlock, ABI 4)",
         "capabilities: none, even when glasscoder runs as root; no_new_privs (no setuid); "
         "as root, chmod is refused everywhere (uid 0 still owns the system's files)",

@@ -5,9 +5,14 @@ wall, and the only one for a few: a Unix socket path bound read-only is still co
 (a docker.sock there is root on the host), io_uring performs I/O the syscall-level rules never
 see, and TIOCSTI pushes keystrokes into the terminal the person is typing in.
 
-Everything not named here is allowed: the filter removes known-dangerous doors, it is not an
-allow-list. A denied call fails with EPERM rather than killing the process, so tools that probe
-for a feature fall back instead of crashing.
+System calls not named here are allowed: the filter removes known-dangerous doors. Socket
+families are the exception, an allow-list: socket() only for AF_INET and AF_INET6 (loopback
+test servers, the allow-list's bridge) and AF_NETLINK with NETLINK_ROUTE alone (glibc's
+getaddrinfo asks it which address families the host has); every other family (AF_UNIX,
+AF_VSOCK to the hypervisor, AF_PACKET, AF_ALG's kernel crypto, AF_BLUETOOTH, the other
+netlink protocols...) is refused, and socketpair() only makes AF_UNIX pairs. A denied call
+fails with EPERM rather than killing the process, so tools that probe for a feature fall back
+instead of crashing.
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ DENIED = (
     "mount", "umount2", "pivot_root", "unshare", "setns", "open_tree", "move_mount",
     "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
 )  # fmt: skip
-AF_UNIX = 1  # from <sys/socket.h>: only guard/egress.py may import socket (single egress)
+# From <sys/socket.h> (only guard/egress.py may import socket: single egress).
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+NETLINK_ROUTE = 0
+SOCKET_FAMILIES = {AF_INET: "AF_INET", AF_INET6: "AF_INET6", AF_NETLINK: "AF_NETLINK"}
+# Families are small numbers (AF_MAX is 46 on 6.x kernels); the kernel refuses any number at
+# or above its AF_MAX with EAFNOSUPPORT, so listing those below FAMILY_BOUND covers every one.
+FAMILY_BOUND = 64
 _LOW32 = 0xFFFFFFFF  # the kernel reads these arguments as 32-bit ints; high bits must not evade
 
 
@@ -46,13 +57,27 @@ def compiled() -> bytes:
             flt.add_rule(denied, name)
         except (OSError, ValueError):  # a call this libseccomp does not know: nothing to deny
             continue
-    flt.add_rule(denied, "socket", seccomp.Arg(0, seccomp.MASKED_EQ, _LOW32, AF_UNIX))
+    _socket_rules(seccomp, flt, denied)
     flt.add_rule(denied, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, _LOW32, termios.TIOCSTI))
     fd = os.memfd_create("glasscoder-seccomp-build")
     with os.fdopen(fd, "w+b") as out:
         flt.export_bpf(out)
         out.seek(0)
         return out.read()
+
+
+def _socket_rules(seccomp, flt, denied) -> None:  # type: ignore[no-untyped-def]
+    """socket() refused for every family outside SOCKET_FAMILIES, netlink for every protocol
+    but NETLINK_ROUTE, socketpair() for every family but AF_UNIX."""
+    for family in range(FAMILY_BOUND):
+        domain = seccomp.Arg(0, seccomp.MASKED_EQ, _LOW32, family)
+        if family not in SOCKET_FAMILIES:
+            flt.add_rule(denied, "socket", domain)
+        if family != AF_UNIX:
+            flt.add_rule(denied, "socketpair", domain)
+    other_protocol = seccomp.Arg(2, seccomp.NE, NETLINK_ROUTE)  # high bits set: refused too
+    flt.add_rule(denied, "socket", seccomp.Arg(0, seccomp.MASKED_EQ, _LOW32, AF_NETLINK),
+                 other_protocol)  # fmt: skip
 
 
 def filter_fd() -> int:

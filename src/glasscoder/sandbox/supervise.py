@@ -43,13 +43,16 @@ def run_supervised(
     pass_fds: Sequence[int] = (),
     preexec: Callable[[], None] | None = None,
     find_leftovers: bool = True,
+    watch: Callable[[], str] | None = None,
 ) -> Result:
     """Start argv in its own session and supervise it until it ends or the timeout hits.
 
     ``preexec`` runs in the child between fork and exec (resource limits, cgroup entry): it
     must only make system calls, since other threads' locks may be held in the forked copy.
     ``find_leftovers=False`` skips the scan for processes left in the group after the command
-    returns, for a backend whose PID namespace has already killed them.
+    returns, for a backend whose PID namespace has already killed them. ``watch``, called
+    while the command runs, returns a reason to stop it ("" to go on): the command is then
+    killed as on a timeout and the reason ends its output.
     """
     try:
         proc = subprocess.Popen(
@@ -67,7 +70,7 @@ def run_supervised(
         return Result(exit_code=127, output=f"cannot start {argv[0] if argv else ''}: {exc}\n")
     with proc:
         try:
-            return _supervise(proc, limits, term_grace, find_leftovers)
+            return _supervise(proc, limits, term_grace, find_leftovers, watch)
         except BaseException:
             # Ctrl-C (or a bug) must not leave the command running unsupervised.
             _signal_group(proc.pid, signal.SIGKILL)
@@ -75,27 +78,40 @@ def run_supervised(
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes], limits: Limits, term_grace: float, find_leftovers: bool
+    proc: subprocess.Popen[bytes],
+    limits: Limits,
+    term_grace: float,
+    find_leftovers: bool,
+    watch: Callable[[], str] | None = None,
 ) -> Result:
     assert proc.stdout is not None
     sink = HeadTail(limits.output_chars)
     reader = _PipeReader(proc.stdout.fileno(), sink)
     deadline = time.monotonic() + max(limits.timeout, 0.0)
+    stopped: list[str] = []
 
-    reader.pump(deadline, stop=lambda: proc.poll() is not None)
-    if reader.eof:  # output closed; the command may still be running
-        _wait(proc, deadline)
-    timed_out = proc.poll() is None
+    def stop() -> bool:
+        if proc.poll() is not None:
+            return True
+        reason = watch() if watch is not None else ""
+        if reason:
+            stopped.append(reason)
+        return bool(reason)
+
+    reader.pump(deadline, stop=stop)
+    if reader.eof and not stopped:  # output closed; the command may still be running
+        _wait(proc, deadline, stop if watch is not None else None)
+    timed_out = proc.poll() is None and not stopped
     leftovers = not timed_out and find_leftovers and _group_alive(proc.pid)
-    if timed_out or leftovers:
+    if timed_out or leftovers or stopped:
         _kill_group(proc, term_grace)
     reader.pump(time.monotonic() + DRAIN_AFTER_EXIT)
     reader.finish()
     proc.wait()
 
     output = sink.text()
-    if leftovers:
-        output += ("" if output.endswith("\n") or not output else "\n") + LEFTOVERS_KILLED
+    for note in ([LEFTOVERS_KILLED] if leftovers else []) + stopped[:1]:
+        output += ("" if output.endswith("\n") or not output else "\n") + note
     return Result(
         exit_code=None if timed_out else _exit_code(proc.returncode),
         output=output,
@@ -178,9 +194,17 @@ class _PipeReader:
         self._sink.add(self._decoder.decode(b"", final=True))
 
 
-def _wait(proc: subprocess.Popen[bytes], deadline: float) -> None:
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
+def _wait(
+    proc: subprocess.Popen[bytes], deadline: float, stop: Callable[[], bool] | None = None
+) -> None:
+    """Until the command ends or the deadline; with ``stop``, also until stop() is true."""
+    if stop is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.0))
+        return
+    while time.monotonic() < deadline and not stop():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=min(max(deadline - time.monotonic(), 0.0), _POLL))
 
 
 def _kill_group(proc: subprocess.Popen[bytes], grace: float) -> None:

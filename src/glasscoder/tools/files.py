@@ -165,7 +165,8 @@ class Glob:
         _require_dir(ws, path)
         matches = sorted(_glob(ws, ws.rel(path), pattern))
         if not matches:
-            return Observation(f"No files match '{pattern}' in '{ws.rel(path)}'.")
+            where = textcut.quoted(ws.rel(path))
+            return Observation(f"No files match {textcut.quoted(pattern)} in {where}.")
         lines = matches[:MAX_GLOB_RESULTS]
         if len(matches) > MAX_GLOB_RESULTS:
             lines.append(

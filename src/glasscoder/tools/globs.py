@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from glasscoder import textcut
 from glasscoder.tools.base import ToolError
 
 _MAX_BRACE_ALTERNATIVES = 64
@@ -58,8 +59,13 @@ def _translate_segment(segment: str) -> str:
     return "".join(out)
 
 
-def _expand_braces(pattern: str) -> list[str]:
-    """ "*.{ts,tsx}" -> ["*.ts", "*.tsx"]; nested braces work, unbalanced ones stay literal."""
+def _expand_braces(pattern: str, level: int = 0) -> list[str]:
+    """ "*.{ts,tsx}" -> ["*.ts", "*.tsx"]; nested braces work, unbalanced ones stay literal.
+
+    Each level expands a group of two or more options, so past _MAX_BRACE_ALTERNATIVES levels
+    there are too many alternatives for certain: refused before the recursion runs deep."""
+    if level > _MAX_BRACE_ALTERNATIVES:
+        raise ToolError(f"glob {textcut.quoted(pattern)} expands to too many alternatives")
     start = pattern.find("{")
     while start >= 0:
         end, options = _brace_options(pattern, start)
@@ -67,9 +73,11 @@ def _expand_braces(pattern: str) -> list[str]:
             head, tail = pattern[:start], pattern[end + 1 :]
             results: list[str] = []
             for option in options:
-                results.extend(_expand_braces(head + option + tail))
+                results.extend(_expand_braces(head + option + tail, level + 1))
                 if len(results) > _MAX_BRACE_ALTERNATIVES:
-                    raise ToolError(f"glob '{pattern}' expands to too many alternatives")
+                    raise ToolError(
+                        f"glob {textcut.quoted(pattern)} expands to too many alternatives"
+                    )
             return results
         start = pattern.find("{", start + 1)
     return [pattern]

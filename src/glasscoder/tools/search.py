@@ -14,7 +14,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from glasscoder import textcut
+from glasscoder.sandbox import hostpaths
 from glasscoder.tools.args import bool_arg, int_arg, str_arg
 from glasscoder.tools.base import Observation, ToolContext, ToolError, clip
 from glasscoder.tools.globs import compile_glob
@@ -82,8 +82,9 @@ class _Results:
 
     def render(self, query: _Query) -> str:
         if not self.files:
-            where = f" in files matching '{query.glob}'" if query.glob else ""
-            text = f"No matches for '{query.pattern}' in '{query.scope}'{where}."
+            where = f" in files matching {textcut.quoted(query.glob)}" if query.glob else ""
+            pattern, scope = textcut.quoted(query.pattern), textcut.quoted(query.scope)
+            text = f"No matches for {pattern} in {scope}{where}."
         else:
             text = "\n\n".join(self._render_file(path, lines) for path, lines in self.files)
         return text + "".join(f"\n{note}" for note in self._notes())
@@ -187,7 +188,7 @@ class Grep:
     def run(self, args: dict[str, Any], ctx: ToolContext) -> Observation:
         query = _query(args, ctx.workspace)
         results = _Results(query.max_results, query.context)
-        rg = find_rg() if self._use_ripgrep is not False else None
+        rg = find_rg(ctx.workspace.root) if self._use_ripgrep is not False else None
         with ctx.workspace.frozen_rules():
             searched = rg is not None and _search_rg(rg, ctx.workspace, query, results)
             if not searched:
@@ -250,7 +251,11 @@ def _compile(query: _Query) -> re.Pattern[str]:
     try:
         return re.compile(query.pattern, flags)
     except re.error as exc:
-        raise ToolError(f"invalid regex '{query.pattern}': {exc}") from None
+        raise ToolError(f"invalid regex {textcut.quoted(query.pattern)}: {exc}") from None
+    except (RecursionError, OverflowError, MemoryError):  # Python's compiler recurses per group
+        pattern = textcut.quoted(query.pattern)
+        message = f"the regex {pattern} nests too deeply to compile; use a simpler one"
+        raise ToolError(message) from None
 
 
 def _matching_lines(text: str, regex: re.Pattern[str], context: int) -> list[Line]:
@@ -269,15 +274,21 @@ def _matching_lines(text: str, regex: re.Pattern[str], context: int) -> list[Lin
 # --- ripgrep back end -----------------------------------------------------------------------
 
 
+def find_rg(root: Path | None = None) -> str | None:
+    """The rg from the `ripgrep` wheel in this environment (read-only inside the sandbox even
+    when the environment is inside the workspace: sandbox/hostpaths.py), else one on PATH
+    outside ``root``, the workspace the search runs in (None: the working folder)."""
+    return _wheel_rg() or hostpaths.find("rg", root or Path.cwd())
+
+
 @functools.cache
-def find_rg() -> str | None:
-    """The rg from the `ripgrep` wheel in this environment, else one on PATH."""
+def _wheel_rg() -> str | None:
     exe = "rg.exe" if os.name == "nt" else "rg"
     for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
         candidate = folder / exe
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
-    return shutil.which("rg")
+    return None
 
 
 def _rg_argv(rg: str, query: _Query) -> list[str]:
@@ -392,5 +403,5 @@ def _raise_rg_error(query: _Query, stderr: str) -> None:
         return  # exit 2 without a message: some file could not be read (--no-messages)
     reason = next((d[len("error:") :].strip() for d in details if d.startswith("error:")), None)
     if "regex" in details[0]:
-        raise ToolError(f"invalid regex '{query.pattern}': {reason or details[-1]}")
+        raise ToolError(f"invalid regex {textcut.quoted(query.pattern)}: {reason or details[-1]}")
     raise ToolError(f"grep failed: {' '.join(details)[:500]}")
