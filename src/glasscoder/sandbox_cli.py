@@ -97,7 +97,8 @@ def protected_lines(limits: Limits, allow_net: list[str] | None = None) -> list[
     return [
         "system files: / is mounted read-only",
         "writes: only inside the workspace; read-only there: " + ", ".join(PROTECTED)
-        + ", glasscoder's config and its own files; missing ones cannot be created (an empty "
+        + ", the git folder a .git file names, glasscoder's config and its own files; missing "
+        "ones cannot be created (an empty "
         "read-only placeholder stands in while a command runs and is removed after it)",
         "glasscoder's config read-only and its data (sessions, audit logs, ledger, key) "
         "hidden, wherever they are, below the workspace too",
@@ -157,7 +158,8 @@ def bound_lines(limits: Limits, tmpfs_capped: bool | None) -> tuple[list[str], l
     gib = 1 << 30
     memory_ok, memory_how = cgroup.memory_available()
     disk = (f"disk: a command that fills more than {limits.disk_growth / gib:g} GiB of the "
-            "workspace's filesystem is stopped, and its output says so")  # fmt: skip
+            "workspace's and the build caches' filesystems is stopped, and its output says "
+            "so")  # fmt: skip
     protected, degraded = [disk], []
     if memory_ok:
         protected.append(f"memory: at most {limits.memory / gib:g} GiB for the whole command, "
@@ -167,8 +169,8 @@ def bound_lines(limits: Limits, tmpfs_capped: bool | None) -> tuple[list[str], l
                         f"address space each): {memory_how}; fix: run glasscoder in a "
                         "delegated cgroup v2 with the memory controller")  # fmt: skip
     if tmpfs_capped:
-        protected.append(f"/tmp and HOME inside: at most {limits.tmpfs_size / gib:g} GiB each "
-                         "(RAM-backed tmpfs)")  # fmt: skip
+        protected.append(f"/tmp and HOME inside, and /dev/shm: at most {limits.tmpfs_size / gib:g} "
+                         "GiB each (RAM-backed tmpfs); the rest of /dev read-only")  # fmt: skip
     elif tmpfs_capped is False:
         degraded.append("/tmp and HOME inside: no size cap (this bwrap has no --size; 0.5 or "
                         "later has); the memory bound still counts what they hold")  # fmt: skip

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from glasscoder.sandbox.base import Limits
+from glasscoder.sandbox.choose import landlock_status
+from glasscoder.sandbox.landlock import LandlockSandbox
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import xml_call
 from tests.sandbox import test_way_back
@@ -128,3 +131,83 @@ def test_a_git_planted_in_the_build_cache_and_linked_from_the_workspace_is_never
     assert "planted" in srv.requests[1].json["messages"][-1]["content"]
     assert (ws / ".venv" / "bin").is_symlink()  # the command did make the link...
     assert not marker.exists()  # ...and the host never ran what it leads to
+
+
+def test_filling_the_build_cache_on_another_filesystem_stops_the_command(user: User) -> None:
+    """The build cache lives in the host's temp folder, often another filesystem than the
+    workspace's (a RAM-backed /tmp); only the workspace's was watched, so a command filled the
+    cache without bound. Here the cache is put on the host's /dev/shm."""
+    if not os.access("/dev/shm", os.W_OK):
+        pytest.skip("needs a writable /dev/shm on the host, another filesystem")
+    mib = 1 << 20
+    script = ('for i in 1 2 3 4 5; do head -c 20000000 /dev/zero > "$XDG_CACHE_HOME/big$i"; '
+              "done; sleep 30; echo AFTER")  # fmt: skip
+    got = user.sandboxed(script, user.arena.ws, limits={"disk_growth": 64 * mib, "timeout": 60},
+                         setup="import tempfile; tempfile.tempdir = '/dev/shm'")  # fmt: skip
+    assert "AFTER" not in got["output"], got["output"]
+    assert "filled more than 0.0625 GiB of disk" in got["output"]
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_the_git_dir_a_dot_git_file_names_is_protected(user: User, present: bool) -> None:
+    """The bare-repository layout: `.git` is a file saying `gitdir: ./.bare`. git reads its
+    config and hooks in .bare, which was writable: a command set core.fsmonitor there, which
+    the person's next `git status` ran. Missing, it could be made as a repository."""
+    ws = fresh_workspace(user)
+    if present:
+        subprocess.run(["git", "init", "-q", "--bare", str(ws / ".bare")], check=True)
+        subprocess.run(["git", "-C", str(ws / ".bare"), "config", "core.bare", "false"],
+                       check=True)  # fmt: skip
+    (ws / ".git").write_text("gitdir: ./.bare\n")
+    user.give(ws)
+    attack = ("git init -q --bare .bare; git config core.fsmonitor 'touch pwned'; "
+              "mkdir -p .bare/hooks; echo 'touch pwned' > .bare/hooks/pre-commit; "
+              "mv .bare moved; echo ok > made.txt")  # fmt: skip
+    got = user.sandboxed(attack, ws)
+    assert (ws / "made.txt").read_text() == "ok\n", got["output"]
+    assert not (ws / "moved").exists()
+    if present:
+        config = subprocess.run(["git", "config", "--get", "core.fsmonitor"], cwd=ws,
+                                capture_output=True, text=True)  # fmt: skip
+        assert config.stdout == "" and not (ws / ".bare" / "hooks" / "pre-commit").exists()
+    else:
+        assert not (ws / ".bare").exists()
+
+
+def test_landlock_protects_the_git_dir_a_dot_git_file_names(arena) -> None:
+    if not landlock_status().ok:
+        pytest.skip(f"landlock unavailable: {landlock_status().problem}")
+    ws = arena.base / "bare-layout"
+    subprocess.run(["git", "init", "-q", "--bare", str(ws / ".bare")], check=True)
+    (ws / ".git").write_text("gitdir: ./.bare\n")
+    (ws / "src").mkdir()  # landlock lets commands write in the existing top-level entries
+    box = LandlockSandbox([arena.data], [])
+    attack = ("git config core.fsmonitor 'touch pwned'; echo x > .bare/hooks/pre-commit; "
+              "mv .bare moved; echo ok > src/made.txt")  # fmt: skip
+    got = box.run(["bash", "-c", attack], ws, arena.env(), Limits())
+    assert (ws / "src" / "made.txt").read_text() == "ok\n", got.output
+    assert "fsmonitor" not in (ws / ".bare" / "config").read_text()
+    assert not (ws / ".bare" / "hooks" / "pre-commit").exists() and not (ws / "moved").exists()
+
+
+LINKED_INSTALL = """
+import sys
+sys.path.append({site!r})
+"""
+
+
+def test_own_files_reached_through_a_link_in_the_workspace_refuse_commands(user: User) -> None:
+    """glasscoder's own files inside the workspace are read-only where they really are, but a
+    sys.path entry reached through a link in the workspace (`.venv` a link to `envs/py`) kept
+    the link itself writable: a command pointed it at a folder of its own, whose modules the
+    host would import next."""
+    ws = fresh_workspace(user)
+    real = ws / "envs" / "py" / "site"
+    real.mkdir(parents=True)
+    (ws / "evil" / "site").mkdir(parents=True)
+    (ws / ".venv").symlink_to("envs/py")
+    user.give(ws)
+    got = user.sandboxed("ln -sfn evil .venv && echo relinked", ws,
+                         setup=LINKED_INSTALL.format(site=str(ws / ".venv" / "site")))  # fmt: skip
+    assert os.readlink(ws / ".venv") == "envs/py", got["output"]
+    assert "reached through a symlink in the workspace" in got["output"]

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -413,7 +414,10 @@ def test_plan_never_grants_write_on_the_top_folder_or_protected_entries(arena) -
     assert not any(p.startswith((str(arena.home), str(arena.data))) for p in grants)
 
 
-def test_carve_handles_a_deny_listed_file_thousands_of_folders_deep(tmp_path) -> None:
+def test_carve_handles_a_deny_listed_file_thousands_of_folders_deep() -> None:
+    # Not in pytest's tmp_path: should this run be killed before the clean-up below, pytest's
+    # removal of old temp folders would recurse per level and fail every later session.
+    tmp_path = Path(tempfile.mkdtemp(prefix="glasscoder-deep-"))
     deep = tmp_path
     for _ in range(1500):  # one by one: pathlib's own mkdir(parents=True) recurses
         deep = deep / "d"
@@ -428,5 +432,6 @@ def test_carve_handles_a_deny_listed_file_thousands_of_folders_deep(tmp_path) ->
         while deep != tmp_path:  # shutil.rmtree (pytest's clean-up too) recurses per level
             deep.rmdir()
             deep = deep.parent
+        shutil.rmtree(tmp_path)
     assert str(tmp_path / "other") in got
     assert not any(target.startswith(p) for p in got)

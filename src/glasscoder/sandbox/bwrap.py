@@ -107,7 +107,7 @@ class BwrapSandbox:
         """Every protected path (absolute) and which of them are files, for placeholders."""
         files = [os.path.join(root, name) for name in PROTECTED_FILES]
         files += [canonical(p) for p in self.read_only if p.suffix == ".toml"]
-        paths = [os.path.join(root, name) for name in PROTECTED]
+        paths = [os.path.join(root, name) for name in PROTECTED] + git_dirs(root)
         paths += [canonical(p) for p in (*self.read_only, *self.hidden)]
         return paths, files
 
@@ -136,7 +136,7 @@ class BwrapSandbox:
                 pass_fds=(seccomp_fd,),
                 preexec=_preexec(rlimits.setter(limits), group),
                 find_leftovers=False,  # bwrap's PID namespace ends with the command
-                watch=growth.watcher(str(cwd), limits.disk_growth),
+                watch=growth.watcher([str(cwd), self.caches.folder()], limits.disk_growth),
             )
             if kills := group.memory_kills():
                 result.output = f"{result.output.rstrip()}\n{memory_note(kills, limits.memory)}"
@@ -230,6 +230,41 @@ def protected_entries(root: str) -> list[str]:
     return found
 
 
+def git_dirs(root: str) -> list[str]:
+    """The folders inside the workspace that a `.git` file sends git to: its `gitdir:` (the
+    bare-repository layout, `gitdir: ./.bare`) and that folder's `commondir` (a worktree's).
+    git reads config, hooks and fsmonitor settings there as in a `.git` folder, so they are
+    protected the same way, missing ones too; BindRefused when one is reached through a
+    symlink, which a command could point elsewhere."""
+    pointer = os.path.join(root, ".git")
+    if os.path.islink(pointer) or not os.path.isfile(pointer):
+        return []
+    found = []
+    gitdir = _git_pointer(pointer, root, "gitdir:")
+    if gitdir:
+        found.append(gitdir)
+        common = _git_pointer(os.path.join(gitdir, "commondir"), gitdir)
+        found += [common] if common else []
+    kept = [p for p in dict.fromkeys(found) if inside(p, root) and p != root]
+    for path in kept:
+        if canonical(path) != path:
+            raise BindRefused(f"{path}, where {pointer} sends git, is reached through a "
+                              "symlink, so it cannot be made read-only")  # fmt: skip
+    return kept
+
+
+def _git_pointer(path: str, base: str, prefix: str = "") -> str:
+    """The path a git pointer file names (relative to base), normalised; "" when none."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            line = f.readline(4096).strip()
+    except OSError:
+        return ""
+    if not line.startswith(prefix) or not line[len(prefix) :].strip():
+        return ""
+    return os.path.normpath(os.path.join(base, line[len(prefix) :].strip()))
+
+
 def _mounts(
     root: str,
     homes: list[str],
@@ -250,7 +285,7 @@ def _mounts(
     mounts.append((1, "--bind", root))
     for path in protected_entries(root):
         mounts.append((2, "--ro-bind", path))
-    kept = _read_only_inside(root, read_only, hidden)
+    kept = _read_only_inside(root, read_only, hidden) + _git_dirs_present(root)
     for path in kept:
         mounts.append((2, "--ro-bind", path))
     # A folder holding a kept path could be renamed away and the path made afresh under the
@@ -267,12 +302,26 @@ def _read_only_inside(root: str, read_only: Iterable[Path], hidden: Iterable[Pat
     (hostpaths), and the placeholder standing for a missing config or data folder."""
     found = [p for p in map(canonical, read_only) if os.path.exists(p) and inside(p, root)]
     found += hostpaths.read_only_inside(root)
+    if linked := hostpaths.linked_inside(root):
+        raise BindRefused(f"glasscoder's own files ({linked}) are reached through a symlink in "
+                          "the workspace, which a command could point elsewhere; run glasscoder "
+                          "from the real path")  # fmt: skip
     for path in map(canonical, (*read_only, *hidden)):
         if inside(path, root) and path != root and not os.path.lexists(path):
             top = _deepest_existing(path, root)
             if top != root and placeholders.is_placeholder(top):
                 found.append(top)
     return list(dict.fromkeys(found))
+
+
+def _git_dirs_present(root: str) -> list[str]:
+    """git_dirs as they are now: each one, or the placeholder standing for it when missing."""
+    found = []
+    for path in git_dirs(root):
+        top = path if os.path.lexists(path) else _deepest_existing(path, root)
+        if top == path or (top != root and placeholders.is_placeholder(top)):
+            found.append(top)
+    return found
 
 
 def _folders_between(root: str, paths: Iterable[str]) -> list[str]:

@@ -135,12 +135,12 @@ def make_bwrap(deny: Sequence[str] = SECRET_FILES, root: Path | None = None) -> 
 
 
 def find_bwrap(root: Path | None = None) -> str | None:
-    """bwrap on PATH outside the workspace ``root`` (default: the working folder), which
-    commands can write: even the probe must not run one planted there. BwrapSandbox also
-    refuses to start one inside the workspace it is given (sandbox/hostpaths.py)."""
-    from glasscoder.sandbox.hostpaths import find
+    """bwrap on PATH outside the workspace ``root`` and the working folder (often another
+    workspace), which commands can write: even the probe must not run one planted there.
+    BwrapSandbox also refuses to start one inside the workspace it is given (hostpaths)."""
+    from glasscoder.sandbox.hostpaths import find, trusted_path
 
-    return find("bwrap", root or Path.cwd())
+    return find("bwrap", root or Path.cwd(), trusted_path(Path.cwd()))
 
 
 _PROBE_LOCK = threading.Lock()

@@ -14,7 +14,9 @@ through a link it makes there, so two rules keep the host from running anything 
 * glasscoder's own files, which the host imports or runs later (its package, every sys.path
   entry, the interpreter and its prefix with the ripgrep wheel's ``rg``), are mounted
   read-only inside the sandbox when they lie inside the workspace (``read_only_inside``):
-  the README's development layout puts a ``.venv`` in the checkout.
+  the README's development layout puts a ``.venv`` in the checkout. When this process
+  reaches one through a symlink in the workspace, the link itself stays writable, so the
+  backends refuse to run commands (``linked_inside``).
 
 A sys.path entry that is the workspace itself cannot be made read-only without the whole
 workspace; ``python -m glasscoder`` adds the working folder that way, so ``__main__`` drops it
@@ -60,11 +62,30 @@ def runnable_outside(program: str, root: str | Path) -> bool:
 def own_paths() -> tuple[str, ...]:
     """glasscoder's own files as canonical existing paths: its package, every sys.path entry,
     the interpreter's folder (a venv's bin, with rg) and prefixes."""
-    package = Path(__file__).resolve().parent.parent
-    candidates = [str(package), *sys.path, sys.prefix, sys.exec_prefix, sys.base_prefix,
-                  os.path.dirname(sys.executable), sysconfig.get_path("scripts")]  # fmt: skip
-    found = [canonical(c) for c in candidates if c and os.path.isabs(c)]
+    found = [canonical(c) for c in _own_paths_as_used()]
     return tuple(p for p in dict.fromkeys(found) if os.path.exists(p))
+
+
+def _own_paths_as_used() -> list[str]:
+    """The same paths as this process uses them, links not resolved."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    candidates = [package, *sys.path, sys.prefix, sys.exec_prefix, sys.base_prefix,
+                  os.path.dirname(sys.executable), sysconfig.get_path("scripts")]  # fmt: skip
+    return [c for c in candidates if c and os.path.isabs(c)]
+
+
+def linked_inside(root: str) -> str:
+    """An own path this process reaches through a symlink inside root ("" when none). The
+    folder it leads to is made read-only, but a command could point the link elsewhere, and
+    the host would import what it finds there next: the backends refuse to run then."""
+    for path in _own_paths_as_used():
+        current = "/"
+        for part in [p for p in os.path.normpath(path).split("/") if p]:
+            current = os.path.join(current, part)
+            if inside(current, root) and current != root and os.path.islink(current):
+                return path
+            current = canonical(current)
+    return ""
 
 
 def read_only_inside(root: str) -> list[str]:

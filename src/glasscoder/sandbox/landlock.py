@@ -57,6 +57,7 @@ from glasscoder.sandbox.bwrap import (
     REFUSED_EXIT,
     BindRefused,
     checked_workspace,
+    git_dirs,
     protected_entries,
 )
 from glasscoder.sandbox.caches import BuildCaches
@@ -175,7 +176,7 @@ class LandlockSandbox:
         try:
             preexec = confine(ruleset, limits, group)
             env = {**command_env(env, tmp, tools), **self.caches.variables(env, root)}
-            watch = growth.watcher(root, limits.disk_growth)
+            watch = growth.watcher([root, tmp, self.caches.folder()], limits.disk_growth)
             result = run_supervised(argv, Path(root), env, limits, self.term_grace,
                                     preexec=preexec, watch=watch)  # fmt: skip
             if kills := group.memory_kills():
@@ -226,8 +227,12 @@ def plan(
     grants += [(root, READ), (canonical(tmpdir), WRITE)]
     kept = [os.path.join(root, name) for name in PROTECTED]
     protected_entries(root)  # BindRefused when one is a symlink: writes would follow it
+    kept += git_dirs(root)  # where a `.git` file sends git, inside the workspace
     kept += [p for p in (*read_only, *hidden) if inside(p, root)]
     kept += hostpaths.read_only_inside(root)  # glasscoder's own files: the host runs them
+    if linked := hostpaths.linked_inside(root):  # a command could point that link elsewhere
+        raise BindRefused(f"glasscoder's own files ({linked}) are reached through a symlink in "
+                          "the workspace; run glasscoder from the real path")  # fmt: skip
     grants += [(path, WRITE) for path in carve(root, kept) if path != root]
     return grants
 
