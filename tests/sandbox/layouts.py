@@ -75,13 +75,25 @@ def pyenv_shims(home: Path, prefix: Path) -> Path:
     return shims
 
 
+# pytest and what it imports, copied from the test run's own environment into a layout's venv
+PYTEST_PACKAGES = ("pytest", "_pytest", "pluggy", "iniconfig", "packaging", "pygments", "py.py")
+
+
 def venv(path: Path, base: str | Path) -> Path:
-    """`base -m venv` at path, with this test run's packages (pytest) reachable through a .pth
-    file: they live outside every hidden area, so only the venv and its base are at stake."""
+    """`base -m venv` at path, holding its own copy of this test run's pytest (as a venv made
+    with pip would), so what runs depends only on the venv, its base and the mounts. A .pth
+    into the test run's environment would not do: that environment may itself lie in a hidden
+    area (a checkout under /tmp)."""
     subprocess.run([str(base), "-m", "venv", "--without-pip", str(path)], check=True,
                    capture_output=True, timeout=120)  # fmt: skip
     site = path / "lib" / f"python{VERSION}" / "site-packages"
-    (site / "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    outer = Path(sysconfig.get_paths()["purelib"])
+    for name in PYTEST_PACKAGES:
+        source = outer / name
+        if source.is_dir():
+            shutil.copytree(source, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.is_file():
+            shutil.copy2(source, site / name)
     return path
 
 
