@@ -93,3 +93,51 @@ def test_a_refused_connection_counts_no_bytes_sent(buggy_repo: Path, xdg: Path) 
     assert egress["bytes_sent"] == 0 and egress["requests"] == 0 and egress["unsent"] >= 1
     assert "audit: no requests, nothing sent (" in proc.stderr
     assert "the connection failed" in proc.stderr
+
+
+def test_a_second_ctrl_c_while_start_up_ends_prints_no_traceback(
+    buggy_repo: Path, xdg: Path, tmp_path: Path
+) -> None:
+    """The sandbox probe (a thread the exit waits for) is held by a bwrap that sleeps."""
+    bin_dir, started = tmp_path / "bin", tmp_path / "probe-started"
+    bin_dir.mkdir()
+    (bin_dir / "bwrap").write_text(f"#!/bin/sh\ntouch '{started}'\nexec sleep 30\n")
+    (bin_dir / "bwrap").chmod(0o755)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "glasscoder", "-p", "x", "--endpoint", "http://127.0.0.1:9/v1",
+         "--cwd", str(buggy_repo)], cwd=buggy_repo, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+    )  # fmt: skip
+    try:
+        for _ in range(1200):
+            if started.exists():
+                break
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)  # start-up is waiting for the probe
+        assert run.stderr is not None
+        said = ""
+        while "aborted" not in said and "interrupted" not in said:
+            said += run.stderr.readline() or "(end)"
+            assert not said.endswith("(end)"), said
+        run.send_signal(signal.SIGINT)  # again, while the exit waits for the probe's thread
+        said += run.communicate(timeout=60)[1]
+    finally:
+        run.kill()
+    assert "Traceback" not in said and "Exception ignored" not in said, said
+
+
+def test_resuming_after_a_crash_mid_audit_record_says_how_to_go_on(
+    buggy_repo: Path, xdg: Path
+) -> None:
+    with FakeOpenAIServer(["Hi."]) as srv:
+        first = json.loads(_json_run(srv, buggy_repo, "-p", "Say hi.").stdout)
+        log = _sessions(xdg) / first["session_id"] / "audit.jsonl"
+        with log.open("ab") as f:
+            f.write(b'{"seq": 3, "ts": "2026-')  # the power went while this record was written
+        srv.add("must not be asked")
+        proc = _json_run(srv, buggy_repo, "--resume", first["session_id"])
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "ends with a damaged record" in proc.stderr
+    assert "start a new session (run glasscoder without --resume)" in proc.stderr
+    assert len(srv.requests) == 1

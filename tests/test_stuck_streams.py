@@ -70,3 +70,16 @@ def test_max_time_holds_during_a_request(buggy_repo: Path, xdg: Path) -> None:
         assert "max time reached during a model request" in result["result"]
         assert _meta(xdg, result["session_id"])["reason"] == "max_time"
         _resumes(srv, buggy_repo, xdg, result["session_id"])
+
+
+def test_a_stream_that_goes_silent_after_its_first_token_names_the_stall(
+    buggy_repo: Path, xdg: Path
+) -> None:
+    _configure(xdg, "request_timeout = 60\nfirst_token_timeout = 2")
+    with FakeOpenAIServer([FakeReply("Hello there", stall_after=2)], chunk_size=3) as srv:
+        result = _run(srv, buggy_repo, "-p", "Make test_calc pass.")
+        assert result["status"] == "error" and result["reason"] == "model_error", result
+        assert b"Hel" in srv.requests[0].response_body  # a token came before the silence
+        assert "went silent mid-reply" in result["error"], result["error"]
+        assert "first_token_timeout" in result["error"]
+        _resumes(srv, buggy_repo, xdg, result["session_id"])

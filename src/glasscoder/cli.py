@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -330,6 +332,7 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
+        _second_interrupt_ends()
         click.echo("glasscoder: aborted.", err=True)
         sys.exit(130)
     except click.ClickException as e:
@@ -339,6 +342,7 @@ def main() -> None:
         click.echo(f"glasscoder: {e}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
+        _second_interrupt_ends()
         click.echo("glasscoder: interrupted.", err=True)
         sys.exit(130)
     except Exception as e:  # a bug of ours: say so plainly, traceback only on request
@@ -350,3 +354,10 @@ def main() -> None:
             err=True,
         )
         sys.exit(1)
+
+
+def _second_interrupt_ends() -> None:
+    """The first Ctrl-C is being handled: another ends the process at once, rather than
+    raising again while the exit waits for a start-up thread (a traceback on the way out)."""
+    with contextlib.suppress(ValueError):  # called outside the main thread (tests)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)

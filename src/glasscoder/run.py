@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from glasscoder.agent.context import system_prompt
-from glasscoder.agent.loop import Agent, Outcome, RunLimits, terminate_as_interrupt
+from glasscoder.agent.loop import Agent, Outcome, RunLimits, Terminated, terminate_as_interrupt
 from glasscoder.agent.session import Session
 from glasscoder.config import Settings, data_home, load_settings
-from glasscoder.errors import UsageError
+from glasscoder.errors import UsageError, UserFacingError
 from glasscoder.guard.approval import Approval
 from glasscoder.guard.audit import AuditError, AuditLog
 from glasscoder.guard.audit_report import summarize, summary_line
@@ -21,6 +21,7 @@ from glasscoder.guard.known_secrets import collect_known_secrets
 from glasscoder.guard.placeholders import PlaceholderGuard
 from glasscoder.guard.redact import Redactor
 from glasscoder.ignore import SECRET_FILES
+from glasscoder.models.base import Usage
 from glasscoder.output import make_output
 from glasscoder.tools.base import ToolContext
 from glasscoder.workspace import Workspace
@@ -55,7 +56,29 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
     if degraded := _sandbox_choice(settings, root).degraded:  # the landlock fallback was taken
         out.notice(f"glasscoder: {degraded}")
     workspace = Workspace(root, settings.ignore, deny=(*SECRET_FILES, *settings.deny))
+    started_here = session is None
     session = session or _new_session(sessions_dir, workspace, settings, task)
+    try:
+        with terminate_as_interrupt():  # SIGTERM saves the session as Ctrl-C does
+            return _run_session(session, workspace, settings, task, out)
+    except KeyboardInterrupt as e:  # while setting up (a model loading): the agent not started
+        by = "SIGTERM" if isinstance(e, Terminated) else "the user"
+        outcome = Outcome("failed", "interrupted", f"Interrupted by {by}.", 0, Usage())
+        _record_outcome(session, outcome)
+        out.final(outcome, session.id)
+        return EXIT_CODES[outcome.status]
+    except UserFacingError:  # setup refused (a file llama.cpp cannot load): not left "running"
+        if started_here:  # a resumed session keeps the status its last run gave it
+            session.meta.update(status="error", reason="not_started")
+            session.save_meta()
+        raise
+
+
+def _run_session(
+    session: Session, workspace: Workspace, settings: Settings, task: str | None, out: Any
+) -> int:
+    root = workspace.root
+    task = task or _task_not_started(session)
     audit = _open_audit(session, settings)
     audit_start = audit.next_seq  # a resumed session's log holds earlier runs too
     agent = _build_agent(settings, workspace, session, audit, out)
@@ -69,8 +92,7 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
                "approval": settings.approval, "sandbox": _sandbox_choice(settings, root).name,
                "tools": list(agent.tools)})  # fmt: skip
     try:
-        with terminate_as_interrupt():  # SIGTERM saves the session as Ctrl-C does
-            outcome = agent.run(task)
+        outcome = agent.run(task)
     finally:
         if proxy is not None:
             proxy.close()
@@ -204,9 +226,14 @@ def _commands_line(settings: Settings, root: Path) -> str:
 
 
 def _open_audit(session: Session, settings: Settings) -> AuditLog:
-    audit = AuditLog(session.audit_path)
-    if settings.sandbox == "none":
-        audit.append("notice", {"message": "commands run without a sandbox (--sandbox none)"})
+    try:
+        audit = AuditLog(session.audit_path)
+        if settings.sandbox == "none":
+            audit.append("notice", {"message": "commands run without a sandbox (--sandbox none)"})
+    except AuditError as exc:  # a resumed session's log, damaged (a crash mid-record) or cut
+        raise AuditError(f"{exc} Session {session.id} cannot be resumed without it; to go on "
+                         "with the task, start a new session (run glasscoder without "
+                         "--resume).") from None  # fmt: skip
     return audit
 
 
@@ -302,6 +329,13 @@ def _sandbox_choice(settings: Settings, root: Path) -> Any:
     from glasscoder.sandbox.choose import choose
 
     return choose(settings.sandbox, deny=(*SECRET_FILES, *settings.deny), root=root)
+
+
+def _task_not_started(session: Session) -> str | None:
+    """The task of a session interrupted before the agent wrote it down: resumed, it starts."""
+    if any(m.get("role") != "system" for m in session.messages):
+        return None
+    return session.meta.get("task") or None
 
 
 def _record_outcome(session: Session, outcome: Outcome) -> None:

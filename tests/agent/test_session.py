@@ -1,6 +1,8 @@
 """Session storage: what a crash, a damaged file or un-encodable text does to a transcript."""
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -124,14 +126,59 @@ def test_a_resumed_session_continues_the_chain(session: Session) -> None:
     assert all("_mac" not in m for m in again.messages)
 
 
-def test_a_session_saved_before_the_chain_resumes_with_a_warning(session: Session) -> None:
-    lines = [json.loads(line) for line in _lines(session)]
-    for message in lines:
-        del message["_mac"]
-    session.transcript_path.write_text("".join(json.dumps(m) + "\n" for m in lines))
-    (session.dir / "transcript.head").unlink()
-    resumed = Session.load(session.dir.parent, session.id)
+def test_a_session_saved_before_the_chain_resumes_with_a_warning(tmp_path: Path) -> None:
+    old = tmp_path / "20250101-000000-abcdef"  # as an earlier version left it: no chain at all
+    old.mkdir()
+    (old / "meta.json").write_text(json.dumps({"id": old.name, "workspace": str(tmp_path)}))
+    messages = [{"role": "system", "content": "sys"}, {"role": "user", "content": "first"}]
+    (old / "transcript.jsonl").write_text("".join(json.dumps(m) + "\n" for m in messages))
+    resumed = Session.load(tmp_path, old.name)
     assert [m["content"] for m in resumed.messages] == ["sys", "first"]
     assert "resumed unchecked" in resumed.warnings[0]
     resumed.append({"role": "user", "content": "later"})  # it stays unchained
-    assert len(Session.load(session.dir.parent, session.id).messages) == 3
+    assert len(Session.load(tmp_path, old.name).messages) == 3
+
+
+def test_a_chained_session_stripped_to_look_old_is_refused(session: Session) -> None:
+    lines = [json.loads(line) for line in _lines(session)]
+    for message in lines:
+        del message["_mac"]
+    lines[1]["content"] = "forged"
+    session.transcript_path.write_text("".join(json.dumps(m) + "\n" for m in lines))
+    (session.dir / "transcript.head").unlink()
+    _resume_refused(session, "its transcript's MACs and transcript.head were removed")
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("transcript.head", "transcript.head is missing or was changed"),
+     ("transcript.jsonl", "transcript.jsonl is not a regular file"),
+     ("meta.json", "meta.json is not a regular file")],
+)  # fmt: skip
+def test_a_fifo_in_place_of_a_session_file_is_refused_not_waited_on(
+    session: Session, name: str, said: str
+) -> None:
+    (session.dir / name).unlink()
+    os.mkfifo(session.dir / name)  # no writer will ever come: a read would wait forever
+    raised: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            Session.load(session.dir.parent, session.id)
+        except BaseException as exc:
+            raised.append(exc)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    loader.join(60)
+    assert not loader.is_alive(), "the resume blocked on the FIFO"
+    [error] = raised
+    assert isinstance(error, UsageError) and said in str(error)
+
+
+def test_a_refused_resume_leaves_the_transcript_as_it_was(session: Session) -> None:
+    lines = _lines(session)
+    damaged = lines[0] + lines[1].replace(b"first", b"forged") + b'{"role": "assistant", "co'
+    session.transcript_path.write_bytes(damaged)  # an edit, and a torn last line
+    _resume_refused(session, "line 2 of its transcript")
+    assert session.transcript_path.read_bytes() == damaged  # kept whole, as evidence

@@ -50,6 +50,7 @@ class FakeReply:
     error_body: str | dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     cut_after: int | None = None  # streaming: drop the connection after this many SSE events
+    stall_after: int | None = None  # streaming: after this many SSE events, silence until hang-up
     delay: float = 0.0  # seconds to wait before answering (cut short when the server stops)
     # Streaming, never ending until the client hangs up: an SSE keep-alive comment every
     # `keepalive` seconds and no token, or one content token every `trickle` seconds.
@@ -255,6 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
         for n, event in enumerate(events):
             if reply.cut_after is not None and n >= reply.cut_after:
                 self.close_connection = True  # no final chunk: the body is cut mid-way
+                return
+            if reply.stall_after is not None and n >= reply.stall_after:
+                self.fake.stopping.wait()  # the connection stays open and says nothing
+                self.close_connection = True
                 return
             rec.response_body += event  # before writing: once the client has it, so has rec
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))

@@ -442,3 +442,66 @@ def test_cli_ctrl_c_mid_stream_ends_the_run_and_its_worker(buggy_repo: Path, xdg
     assert b"Interrupted by the user." in err and b"Resume with: glasscoder --resume" in err
     assert b"Traceback" not in err
     assert wait_gone(workers[0]), "the worker outlived the run"
+
+
+def _stopped_child(parent: int, seconds: float = 60.0) -> bool:
+    """Whether a child of parent is stopped (state T): the worker held at its load."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] == "T" and int(fields[1]) == parent:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+@needs_llama
+@pytest.mark.parametrize(("sig", "by"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "the user")])
+def test_a_signal_while_the_model_loads_saves_the_session_and_resume_starts_the_task(
+    sig: signal.Signals, by: str, tiny_path: Path, buggy_repo: Path, xdg: Path
+) -> None:
+    config = xdg / "config" / "glasscoder" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("max_output_tokens = 6\ncontext_size = 8192\ntemperature = 0.0\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    common = ["--model", str(tiny_path), "--threads", "2", "--max-turns", "1",
+              "--cwd", str(buggy_repo), "--output-format", "json"]  # fmt: skip
+    run = subprocess.Popen([sys.executable, "-m", "glasscoder", "-p", "Say hi.", *common],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**env, TEST_SIGNAL_ENV: "SIGSTOP:load"})  # fmt: skip
+    try:
+        assert _stopped_child(run.pid), "the worker never reached its load"
+        run.send_signal(sig)  # the session exists; the model is still loading
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 1 and "Traceback" not in stderr, stderr
+    result = json.loads(stdout)
+    assert (result["status"], result["reason"]) == ("failed", "interrupted")
+    assert result["result"] == f"Interrupted by {by}."
+    session = xdg / "data" / "glasscoder" / "sessions" / result["session_id"]
+    assert json.loads((session / "meta.json").read_text())["status"] == "failed"
+    resumed = glasscoder(["--resume", result["session_id"], *common], env)
+    assert resumed.returncode in (0, 1) and json.loads(resumed.stdout)["turns"] == 1, resumed.stderr
+    saved = [json.loads(line) for line in (session / "transcript.jsonl").read_text().splitlines()]
+    assert [m["role"] for m in saved[:3]] == ["system", "user", "assistant"]
+    assert "Say hi." in saved[1]["content"]  # the task the interrupted run never got to
+
+
+@needs_llama
+def test_a_model_file_llama_cpp_refuses_is_one_line_and_leaves_no_running_session(
+    buggy_repo: Path, xdg: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "dir with spaces ü" / "not a model.gguf"
+    broken.parent.mkdir()
+    broken.write_bytes(b"GGUF" + b"\0" * 60)  # the magic, then nothing a loader can use
+    proc = glasscoder(["-p", "Say hi.", "--model", str(broken), "--cwd", str(buggy_repo)],
+                      {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"llama.cpp could not load {broken}" in proc.stderr
+    [meta] = (xdg / "data" / "glasscoder" / "sessions").glob("*/meta.json")
+    assert json.loads(meta.read_text())["status"] == "error"

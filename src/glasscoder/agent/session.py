@@ -16,9 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glasscoder.agent.transcript_mac import MAC_FIELD, TranscriptChain, encode, is_chained
+from glasscoder.agent.transcript_mac import (
+    MAC_FIELD,
+    TranscriptChain,
+    encode,
+    is_chained,
+    read_regular,
+    refuse_if_stripped,
+)
 from glasscoder.errors import UsageError
 from glasscoder.guard.audit_key import audit_key
+from glasscoder.guard.audit_ledger import record_chained
 from glasscoder.models.base import Message
 from glasscoder.safetext import scrub
 
@@ -57,6 +65,7 @@ class Session:
         session.save_meta()
         session.transcript_path.touch(mode=0o600)
         session.chain.write_head()  # count 0: from now on a missing head is a removed one
+        record_chained(sid, session.chain.key)  # and a stripped chain is not an old session
         return session
 
     @classmethod
@@ -67,7 +76,7 @@ class Session:
             raise UsageError(f"'{sid}' is not a session id; `glasscoder sessions` lists them.")
         path = sessions_dir / sid
         try:
-            meta = json.loads((path / "meta.json").read_text())
+            meta = json.loads(read_regular(path / "meta.json"))
         except FileNotFoundError:
             raise UsageError(f"No session '{sid}' in {sessions_dir}.") from None
         except (OSError, ValueError) as e:
@@ -76,7 +85,7 @@ class Session:
             raise UsageError(f"Session '{sid}' cannot be read (its meta.json is damaged).")
         session = cls(sid, path, meta)
         try:
-            lines = _read_transcript(session.transcript_path)
+            lines, torn = _read_transcript(session.transcript_path)
         except (OSError, ValueError) as e:
             raise UsageError(f"Session '{sid}' cannot be resumed: {e}.") from None
         if not verify:
@@ -86,10 +95,14 @@ class Session:
             session.chain = TranscriptChain(path, sid, audit_key())
             session.chain.verify(lines)  # takes the MACs out of the lines
         else:
+            refuse_if_stripped(sid)
             session.warnings.append(
                 f"session {sid} was saved before transcripts carried an integrity check; "
                 "its transcript is resumed unchecked."
             )
+        if torn is not None and verify:  # cut only once the rest proved sound: evidence
+            with session.transcript_path.open("r+b") as f:
+                f.truncate(torn)
         session.messages = lines
         return session
 
@@ -127,23 +140,22 @@ def list_sessions(sessions_dir: Path) -> list[dict[str, Any]]:
     return found
 
 
-def _read_transcript(path: Path) -> list[Message]:
-    """The messages on disk; a half-written last line (a crash mid-append) is cut off the file.
+def _read_transcript(path: Path) -> tuple[list[Message], int | None]:
+    """The messages on disk, and where a half-written last line (a crash mid-append) begins:
+    the file's length to cut it to, None when there is none.
 
     Cutting it matters: the next append would otherwise continue that broken line, and the
     message it holds would be lost at the following resume. Damage anywhere else raises
     ValueError rather than silently dropping what follows it.
     """
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
-        return []
+        return [], None
     complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) < len(data):
-        with path.open("r+b") as f:
-            f.truncate(len(complete))
     lines = complete.decode("utf-8").splitlines()
-    return [_message(line, number) for number, line in enumerate(lines, 1)]
+    torn = len(complete) if len(complete) < len(data) else None
+    return [_message(line, number) for number, line in enumerate(lines, 1)], torn
 
 
 def _message(line: str, number: int) -> Message:

@@ -14,11 +14,13 @@ import hashlib
 import hmac
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from glasscoder.errors import UsageError
+from glasscoder.guard.audit_ledger import chained_transcripts
 from glasscoder.models.base import Message
 
 MAC_FIELD = "_mac"
@@ -59,6 +61,8 @@ class TranscriptChain:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(head) + "\n")
+            f.flush()
+            os.fsync(f.fileno())  # else a power cut can leave an empty head: a refused resume
         os.replace(tmp, self.dir / HEAD_FILE)
 
     def _head_mac(self, count: int, last: str) -> str:
@@ -85,7 +89,7 @@ class TranscriptChain:
 
     def _read_head(self) -> tuple[int, str]:
         try:
-            head = json.loads((self.dir / HEAD_FILE).read_text())
+            head = json.loads(read_regular(self.dir / HEAD_FILE))
             count, last = head["count"], str(head["last"])
             ok = type(count) is int and hmac.compare_digest(
                 str(head["mac"]), self._head_mac(count, last)
@@ -97,11 +101,32 @@ class TranscriptChain:
         return count, last
 
 
+def read_regular(path: Path) -> bytes:
+    """A session file's bytes; OSError for anything but a regular file (reading a FIFO put in
+    its place would block the resume forever)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        return f.read()
+
+
 def is_chained(session_dir: Path, lines: list[Any]) -> bool:
     """Whether a transcript was written with the chain (made before it: no head, no MAC)."""
     if (session_dir / HEAD_FILE).exists():
         return True
     return any(isinstance(m, dict) and MAC_FIELD in m for m in lines)
+
+
+def refuse_if_stripped(session_id: str) -> None:
+    """UsageError when a transcript found without its chain was created with one: the sessions
+    ledger, keyed, says which were (guard/audit_ledger.py)."""
+    chained, unreadable = chained_transcripts()
+    if unreadable is not None:
+        raise _tampered(session_id, f"it has no integrity check and the sessions ledger that "
+                        f"would say why cannot be read ({unreadable})")  # fmt: skip
+    if session_id in chained:
+        raise _tampered(session_id, f"its transcript's MACs and {HEAD_FILE} were removed")
 
 
 def _tampered(session_id: str, what: str) -> UsageError:

@@ -48,3 +48,27 @@ def ledger_sessions() -> tuple[dict[str, str], str | None]:
     except (OSError, AuditError) as exc:
         return found, str(exc)
     return found, None
+
+
+def record_chained(session_id: str, key: bytes) -> None:
+    """Note that the session's transcript is chained from its start, so that one found later
+    without MACs and head was stripped, not saved before chains (agent/transcript_mac.py)."""
+    name = f"sessions/{session_id}/audit.jsonl"
+    AuditLog(ledger_path(), key).append("transcript_chained", {"log": name})
+
+
+def chained_transcripts() -> tuple[set[str], str | None]:
+    """The sessions whose transcripts the ledger says are chained, and why it could not be read
+    to its end (None when it could, or when there is no ledger)."""
+    found: set[str] = set()
+    try:
+        for record in iter_records(ledger_path()):
+            name = record.get("log")
+            session = session_of(name) if isinstance(name, str) else None
+            if session is not None and record.get("kind") == "transcript_chained":
+                found.add(session)
+    except FileNotFoundError:
+        return found, None
+    except (OSError, AuditError) as exc:
+        return found, str(exc)
+    return found, None

@@ -65,6 +65,10 @@ class ResponseTooLarge(httpx2.StreamError):
     """The endpoint sent more than MAX_RESPONSE_BYTES in one response."""
 
 
+# DeadlinePassed.which for a stream that went silent after its first token (see Deadlines).
+STALLED = "stalled"
+
+
 class DeadlinePassed(httpx2.TimeoutException):
     """The request in flight ran past one of its deadlines; ``which`` names it."""
 
@@ -88,6 +92,9 @@ class Deadlines:
         # Each (monotonic end, setting name, seconds); None when not armed.
         self._total: tuple[float, str, float] | None = None
         self._first: tuple[float, str, float] | None = None
+        # The socket wait bound() gave the request in flight, when the first-token deadline set
+        # it: a socket timeout after the token came is then a silence that long mid-reply.
+        self._first_wait: float | None = None
 
     def arm(self, total: float, total_name: str, first_token: float | None = None) -> None:
         now = time.monotonic()
@@ -99,7 +106,7 @@ class Deadlines:
         self._first = None
 
     def disarm(self) -> None:
-        self._total, self._first = None, None
+        self._total, self._first, self._first_wait = None, None, None
 
     def seconds_left(self) -> float | None:
         nearest = self._nearest()
@@ -120,11 +127,18 @@ class Deadlines:
                 self.check(self._SLACK)
             except DeadlinePassed as passed:
                 return passed
+            if self._first is None and self._first_wait is not None:
+                # The socket's wait cannot be lengthened once the body streams, so a silence
+                # after the first token as long as the wait it had ends the request.
+                return DeadlinePassed(STALLED, round(self._first_wait, 1))
         return None
 
     def bound(self, request: httpx2.Request) -> None:
         """No socket wait of this request lasts past the nearest deadline."""
         left = self.seconds_left()
+        self._first_wait = (
+            left if self._first is not None and self._nearest() == self._first else None
+        )
         if left is None:
             return
         left = max(left, 0.001)  # 0 would mean "do not wait at all" to some backends

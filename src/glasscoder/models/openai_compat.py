@@ -22,6 +22,7 @@ from typing import Any
 from glasscoder import __version__
 from glasscoder.guard.audit import AuditLog
 from glasscoder.guard.egress import (
+    STALLED,
     TRANSPORT_ERRORS,
     BodyRedactor,
     DeadlinePassed,
@@ -182,6 +183,10 @@ class OpenAICompatModel:
         where, took = f"The model endpoint at {self.endpoint}", f"{passed.seconds:g} s"
         if passed.which == "max_time":
             return OutOfTime(f"Stopped: max time reached during a model request ({took} left).")
+        if passed.which == STALLED:
+            return ModelError(f"{where} went silent mid-reply: nothing for {took} after its "
+                              "first token (first_token_timeout bounds such a silence too). Check "
+                              "the server, or raise first_token_timeout.")  # fmt: skip
         if passed.which == "first_token_timeout":
             return ModelError(f"{where} sent no token within {took} (first_token_timeout): it "
                               "may be overloaded or stuck. Check the server, or raise "
