@@ -20,6 +20,7 @@ import sysconfig
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,7 +250,9 @@ def _search_python(ws: Workspace, query: _Query, results: _Results) -> None:
 def _compile(query: _Query) -> re.Pattern[str]:
     flags = re.MULTILINE | (re.IGNORECASE if query.ignore_case else 0)
     try:
-        return re.compile(query.pattern, flags)
+        with warnings.catch_warnings():  # "possible nested set" and the like: the model's
+            warnings.simplefilter("ignore")  # pattern, not something for the person's terminal
+            return re.compile(query.pattern, flags)
     except re.error as exc:
         raise ToolError(f"invalid regex {textcut.quoted(query.pattern)}: {exc}") from None
     except (RecursionError, OverflowError, MemoryError):  # Python's compiler recurses per group
