@@ -267,3 +267,32 @@ def test_project_instructions_reach_the_system_prompt(buggy_repo, xdg) -> None:
         run_task(srv, buggy_repo)
     system = srv.requests[0].json["messages"][0]
     assert system["role"] == "system" and "make check" in system["content"]
+
+
+def test_refused_commands_are_named_in_the_result(buggy_repo, xdg) -> None:
+    """The default mode refuses commands; the run may end `done` with the model claiming the
+    tests pass, so the result itself names what was refused (JSON and text)."""
+    replies = [xml_call("run_shell", command="python -m pytest -q"), "The tests pass now."]
+    with FakeOpenAIServer(replies) as srv:
+        proc = run_task(srv, buggy_repo, "--sandbox", "none", "--output-format", "json")
+    result = json.loads(proc.stdout)
+    assert result["status"] == "done"
+    assert result["refused"] == [{
+        "tool": "run_shell", "call": "python -m pytest -q",
+        "reason": "Commands are not run in auto-edit mode unless the user allowed them in "
+                  "config (allowed: none)",
+    }]  # fmt: skip
+    with FakeOpenAIServer(replies) as srv:
+        proc = run_task(srv, buggy_repo, "--sandbox", "none")
+    assert (
+        "1 tool call(s) refused, so their work did not happen: run_shell python -m pytest"
+        in proc.stderr
+    )
+
+
+def test_nothing_refused_gives_an_empty_list(buggy_repo, xdg) -> None:
+    with FakeOpenAIServer(["Nothing to do."]) as srv:
+        proc = run_task(srv, buggy_repo, "--output-format", "json")
+    assert json.loads(proc.stdout)["refused"] == []
+    with FakeOpenAIServer(["Nothing to do."]) as srv:
+        assert "refused" not in run_task(srv, buggy_repo).stderr

@@ -22,6 +22,7 @@ def result_object(
         "turns": outcome.turns,
         "usage": _usage_object(outcome.usage),
         "files_changed": outcome.files_changed,
+        "refused": outcome.refused,
         "result": outcome.result,
     }
     if egress is not None:  # what left the machine in this run, from the audit log
@@ -29,6 +30,14 @@ def result_object(
     if outcome.status == "error":  # the endpoint failed: say how, there are no final words
         obj["error"], obj["result"] = outcome.result, ""
     return obj
+
+
+def refused_line(refused: list[dict[str, str]], shown: int = 3) -> str:
+    """One line naming the refused calls, so a result cannot pass for work that never ran."""
+    calls = [f"{r['tool']} {r['call']}".strip() + f" ({r['reason']})" for r in refused[:shown]]
+    more = f"; and {len(refused) - shown} more" if len(refused) > shown else ""
+    return (f"glasscoder: {len(refused)} tool call(s) refused, so their work did not happen: "
+            f"{'; '.join(calls)}{more}")  # fmt: skip
 
 
 def _usage_object(usage: Usage) -> dict[str, int]:
@@ -83,6 +92,8 @@ class TextOutput:
             self.notice(f"glasscoder: {outcome.result}")
         if outcome.status != "done":
             self.notice(f"Resume with: glasscoder --resume {session_id}")
+        if outcome.refused:
+            self.notice(refused_line(outcome.refused))
         changed = ", ".join(outcome.files_changed) or "none"
         self.notice(
             f"[session {session_id} | {outcome.status} | {outcome.turns} turns | "

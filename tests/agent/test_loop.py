@@ -225,3 +225,19 @@ def test_sigterm_during_an_edit_lets_the_write_finish(buggy_repo, tmp_path, monk
     assert outcome.result == "Interrupted by SIGTERM."
     assert (buggy_repo / "new.py").read_text() == "x = 1"
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back after the run
+
+
+def test_refusals_are_listed_in_the_outcome(buggy_repo: Path, tmp_path: Path) -> None:
+    """Refused by the mode (plan: an edit), by having no sandbox (a command), or not at all."""
+    edit = xml_call("write_file", path="new.py", content="x = 1\n")
+    agent, _, _ = make_agent(buggy_repo, tmp_path, [edit, "Done."], approval="plan")
+    assert agent.run("Add new.py.").refused == [{
+        "tool": "write_file", "call": "new.py",
+        "reason": "write_file is not available in plan mode (read-only)"}]  # fmt: skip
+    shell = xml_call("run_shell", command="python -m pytest -q")
+    agent, _, _ = make_agent(buggy_repo, tmp_path / "b", [shell, "Tests pass."], sandbox=False)
+    assert agent.run("Run the tests.").refused == [
+        {"tool": "run_shell", "call": "python -m pytest -q", "reason": "no sandbox: refused"}
+    ]
+    agent, _, _ = make_agent(buggy_repo, tmp_path / "c", FIX)
+    assert agent.run("Make test_calc pass.").refused == []

@@ -45,6 +45,9 @@ class Outcome:
     turns: int
     usage: Usage
     files_changed: list[str] = field(default_factory=list)
+    # Calls refused in this run (approval mode, a placeholder, no sandbox), each {"tool", "call",
+    # "reason"}: a result can never claim that refused work (tests, say) was done unnoticed.
+    refused: list[dict[str, str]] = field(default_factory=list)
 
 
 class Agent:
@@ -70,6 +73,7 @@ class Agent:
         self._repeats = 0
         self._seen_ids: set[str] = set()
         self._held_signal: int | None = None  # SIGINT or SIGTERM held during an edit
+        self.refused: list[dict[str, str]] = []
 
     def run(self, task: str | None) -> Outcome:
         """Work on `task` (None: continue the conversation as it stands) until done or a limit."""
@@ -92,6 +96,7 @@ class Agent:
         except ModelUnavailable as e:  # turns and usage so far still count
             outcome = state.outcome("error", "model_error", str(e))
         outcome.files_changed = sorted(state.changed | tracker.changed())
+        outcome.refused = list(self.refused)
         return outcome
 
     def _loop(self, state: _RunState) -> Outcome:
@@ -149,8 +154,8 @@ class Agent:
     def _execute(self, call: ToolCall) -> Observation:
         tool = self.tools.get(call.name)
         if call.name in self.hidden:
-            return Observation(f"{call.name} is not available in {self.approval.mode} mode "
-                               "(read-only).", is_error=True)  # fmt: skip
+            return self._refuse(call, f"{call.name} is not available in {self.approval.mode} "
+                                "mode (read-only).")  # fmt: skip
         if tool is None:
             return Observation(call.error or self._unknown_tool(call.name), is_error=True)
         if call.error:
@@ -160,9 +165,22 @@ class Agent:
         if not refusal and self.ctx.placeholders is not None:
             args, refusal = self.ctx.placeholders.screen(tool, args)
         if refusal:
-            return Observation(refusal, is_error=True)
+            return self._refuse(call, refusal)
         obs = self._run_tool(tool, args)
+        refused_by_sandbox = self.ctx.sandbox_refusal and obs.text == self.ctx.sandbox_refusal
+        if tool.runs_commands and obs.is_error and refused_by_sandbox:
+            self._note_refusal(call, obs.text)
         return self._note_repeats(call, obs)
+
+    def _refuse(self, call: ToolCall, reason: str) -> Observation:
+        self._note_refusal(call, reason)
+        return Observation(reason, is_error=True)
+
+    def _note_refusal(self, call: ToolCall, reason: str) -> None:
+        args = call.arguments if isinstance(call.arguments, dict) else {}
+        what = next((str(args[k]) for k in ("command", "path", "target") if args.get(k)), "")
+        first = reason.split(". ")[0].rstrip(".")
+        self.refused.append({"tool": call.name, "call": _short(what), "reason": _short(first)})
 
     def _run_tool(self, tool: Tool, args: dict[str, Any]) -> Observation:
         try:
@@ -309,3 +327,8 @@ def _hold_signals(held: list[int]) -> dict[int, Any]:
         except ValueError:  # not the main thread: nothing to defer
             break
     return previous
+
+
+def _short(text: str, limit: int = 200) -> str:
+    line = text.splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
