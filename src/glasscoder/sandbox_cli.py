@@ -105,6 +105,9 @@ def protected_lines(limits: Limits, allow_net: list[str] | None = None) -> list[
         "secrets: $HOME, the account's passwd home" + _passwd_home_note() + ", /tmp and /run "
         "are empty (~/.ssh, ~/.aws, sockets, glasscoder's sessions and audit key are not there)",
         _env_line(),
+        "system files only root may read (/etc/shadow, SSH host keys, /etc/ssl/private...): "
+        "unreadable, also when glasscoder runs as root (then masked, since the command's uid "
+        "maps to root's)",
         "secret files in the workspace: those on the deny-list (.env*, keys, credentials...) "
         "and hard links to them cannot be opened; deny-listed folders look empty, read-only",
         _network_line(allow_net or []),

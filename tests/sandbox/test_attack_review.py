@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,29 @@ def test_own_files_reached_through_a_link_in_the_workspace_refuse_commands(user:
                          setup=LINKED_INSTALL.format(site=str(ws / ".venv" / "site")))  # fmt: skip
     assert os.readlink(ws / ".venv") == "envs/py", got["output"]
     assert "reached through a symlink in the workspace" in got["output"]
+
+
+@pytest.fixture
+def root_only_secret() -> Iterator[Path]:
+    """A file in /etc that only root may read, as /etc/shadow or an SSH host key is."""
+    if os.geteuid() != 0:
+        pytest.skip("planting a file in /etc needs root")
+    path = Path(f"/etc/glasscoder-test-secret-{os.getpid()}")
+    path.write_text("ROOT-ONLY-SECRET\n")
+    path.chmod(0o600)
+    try:
+        yield path
+    finally:
+        path.unlink()
+
+
+def test_root_only_system_files_stay_unreadable_when_glasscoder_runs_as_root(
+    user: User, root_only_secret: Path
+) -> None:
+    """bwrap's user namespace maps the command to the caller's uid: for root, uid 0 outside,
+    which owns /etc/shadow and could read it although every capability is dropped."""
+    ws = fresh_workspace(user)
+    got = user.sandboxed(f"cat {root_only_secret} /etc/shadow 2>&1; cat /etc/hostname", ws)
+    assert "ROOT-ONLY-SECRET" not in got["output"], got["output"]
+    assert "root:" not in got["output"], got["output"]  # /etc/shadow's first line
+    assert Path("/etc/hostname").read_text() in got["output"]  # world-readable: still there

@@ -39,7 +39,15 @@ from pathlib import Path
 
 from glasscoder.denied import Scanner
 from glasscoder.ignore import SECRET_FILES, DenyList
-from glasscoder.sandbox import growth, hostpaths, placeholders, rlimits, seccomp_filter, toolchains
+from glasscoder.sandbox import (
+    growth,
+    hostpaths,
+    placeholders,
+    rlimits,
+    rootonly,
+    seccomp_filter,
+    toolchains,
+)
 from glasscoder.sandbox.base import Limits, Result
 from glasscoder.sandbox.caches import BuildCaches
 from glasscoder.sandbox.cgroup import CommandCgroups, memory_note
@@ -185,6 +193,7 @@ def bwrap_args(
         mounts.append((3, "--bind", caches.folder()))
         env.update(caches.variables(env, root))
     mounts += _masks(root, deny or Scanner(DenyList(SECRET_FILES)))
+    mounts += _root_only_masks(mounts)
     args = [*HARDENING, "--ro-bind", "/", "/", "--proc", "/proc", *_dev_args(tmpfs_size)]
     for _, option, path in sorted(mounts, key=lambda m: (len(Path(m[2]).parts), m[0])):
         args += _mount_args(option, path, tmpfs_size)
@@ -339,6 +348,14 @@ def _deepest_existing(path: str, root: str) -> str:
     while path != root and not os.path.lexists(path):
         path = os.path.dirname(path)
     return path
+
+
+def _root_only_masks(mounts: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """For a root caller, the system files only root may read (``rootonly``), masked; none
+    under a mount of ours, none over a folder holding one."""
+    covered = [path for _, option, path in mounts if option in ("--tmpfs", "--bind")]
+    files, dirs = rootonly.masks(covered, [path for _, _, path in mounts])
+    return [(4, _MASK_FILE, path) for path in files] + [(4, _MASK_DIR, path) for path in dirs]
 
 
 def _masks(root: str, deny: Scanner) -> list[tuple[int, str, str]]:
