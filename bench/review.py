@@ -137,9 +137,9 @@ def review_folder(root: Path, args: argparse.Namespace) -> tuple[list[Finding], 
     if not args.endpoint:
         result = run_review(workspace, [], None, None, lambda _: None)
         return result.findings, result.notes
+    from glasscoder.cli.run import build_model
     from glasscoder.config import load_settings
     from glasscoder.guard.audit import AuditLog
-    from glasscoder.run import build_model
 
     settings = load_settings(root, {"endpoint": args.endpoint, "model": args.model})
     audit = AuditLog(root.parent / "audit.jsonl")

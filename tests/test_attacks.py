@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-import glasscoder.run
+import glasscoder.cli.run
 from glasscoder import cli
 from glasscoder.agent.session import Session
+from glasscoder.cli.output import JsonOutput, StreamJsonOutput, TextOutput
 from glasscoder.guard.approval import command_allowed
 from glasscoder.guard.audit import verify
-from glasscoder.output import JsonOutput, StreamJsonOutput, TextOutput
 from tests.conftest import git
 from tests.fakes.openai_server import FakeOpenAIServer, FakeReply, FakeToolCall
 from tests.fakes.raw_server import RawServer
@@ -61,7 +61,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, *args: str, stdin: bytes = b"") -> R
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
     monkeypatch.setattr(sys, "stdout", out)  # click.echo, for `audit verify`
     monkeypatch.setattr(sys, "stderr", err)
-    monkeypatch.setattr(glasscoder.run, "make_output", lambda fmt: PRINTERS[fmt](out, err))
+    monkeypatch.setattr(glasscoder.cli.run, "make_output", lambda fmt: PRINTERS[fmt](out, err))
     try:
         cli.main()
         code = 0
@@ -144,7 +144,15 @@ def test_malformed_tool_calls_never_crash_and_stream_json_stays_valid(
         FakeToolCall("", "null"),
     ]
     with FakeOpenAIServer([FakeReply(tool_calls=calls), "Gave up."]) as srv:
-        run = task(monkeypatch, srv, buggy_repo, "--output-format", "stream-json")
+        run = task(
+            monkeypatch,
+            srv,
+            buggy_repo,
+            "--output-format",
+            "stream-json",
+            "--approval",
+            "auto-edit",
+        )  # rm -rf ~ refused, not run (in the sandbox)
     assert run.code == 0
     events = run.events()
     results = [e for e in events if e["type"] == "tool_result"]
@@ -270,7 +278,8 @@ def test_a_repository_config_cannot_grant_commands_or_pick_the_key(
     replies = [call("run_shell", {"command": "touch pwned"}),
                call("read_file", {"path": "secrets.txt"}), "Done."]  # fmt: skip
     with FakeOpenAIServer(replies) as srv:
-        run = task(monkeypatch, srv, buggy_repo, "--sandbox", "none", "--output-format", "json")
+        run = task(monkeypatch, srv, buggy_repo, "--sandbox", "none", "--approval", "auto-edit",
+                   "--output-format", "json")  # fmt: skip
     assert run.code == 0
     assert not (buggy_repo / "pwned").exists()
     assert "not run in auto-edit mode" in tool_results(srv)[0]

@@ -270,11 +270,12 @@ def test_project_instructions_reach_the_system_prompt(buggy_repo, xdg) -> None:
 
 
 def test_refused_commands_are_named_in_the_result(buggy_repo, xdg) -> None:
-    """The default mode refuses commands; the run may end `done` with the model claiming the
+    """auto-edit refuses commands headless; the run may end `done` with the model claiming the
     tests pass, so the result itself names what was refused (JSON and text)."""
     replies = [xml_call("run_shell", command="python -m pytest -q"), "The tests pass now."]
     with FakeOpenAIServer(replies) as srv:
-        proc = run_task(srv, buggy_repo, "--sandbox", "none", "--output-format", "json")
+        proc = run_task(srv, buggy_repo, "--sandbox", "none", "--approval", "auto-edit",
+                        "--output-format", "json")  # fmt: skip
     result = json.loads(proc.stdout)
     assert result["status"] == "done"
     assert result["refused"] == [{
@@ -283,7 +284,7 @@ def test_refused_commands_are_named_in_the_result(buggy_repo, xdg) -> None:
                   "config (allowed: none)",
     }]  # fmt: skip
     with FakeOpenAIServer(replies) as srv:
-        proc = run_task(srv, buggy_repo, "--sandbox", "none")
+        proc = run_task(srv, buggy_repo, "--sandbox", "none", "--approval", "auto-edit")
     assert (
         "1 tool call(s) refused, so their work did not happen: run_shell python -m pytest"
         in proc.stderr
@@ -296,3 +297,52 @@ def test_nothing_refused_gives_an_empty_list(buggy_repo, xdg) -> None:
     assert json.loads(proc.stdout)["refused"] == []
     with FakeOpenAIServer(["Nothing to do."]) as srv:
         assert "refused" not in run_task(srv, buggy_repo).stderr
+
+
+def test_by_default_commands_run_in_the_sandbox_without_asking(buggy_repo, xdg) -> None:
+    """The sandbox is the protection: a headless run's tests really run (not refused)."""
+    with FakeOpenAIServer(NATIVE_REPLIES) as srv:
+        proc = run_task(srv, buggy_repo, "--output-format", "json")
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0 and result["refused"] == [], proc.stderr
+    tool_results = [m for m in srv.requests[-1].json["messages"] if m["role"] == "tool"]
+    assert "1 passed" in tool_results[-1]["content"]
+
+
+def test_a_task_as_first_argument_without_a_terminal_runs_headless(buggy_repo, xdg) -> None:
+    with FakeOpenAIServer(["Explained."]) as srv:
+        proc = glasscoder("explain this repo", "--endpoint", srv.base_url, "--output-format",
+                          "json", cwd=buggy_repo)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["result"] == "Explained."
+    assert srv.requests[0].json["messages"][1]["content"].startswith("explain this repo")
+    typo = glasscoder("reveiw", cwd=buggy_repo)  # one word close to a command: not a task
+    assert typo.returncode == 2 and "No such command" in typo.stderr
+
+
+def test_continue_takes_this_workspaces_latest_session(buggy_repo, xdg, tmp_path) -> None:
+    with FakeOpenAIServer(["First answer."]) as srv:
+        first = json.loads(run_task(srv, buggy_repo, "--output-format", "json").stdout)
+    other = tmp_path / "other"
+    other.mkdir()
+    with FakeOpenAIServer(["Elsewhere."]) as srv:
+        glasscoder("-p", "x", "--endpoint", srv.base_url, cwd=other)
+    with FakeOpenAIServer(["Second answer."]) as srv:
+        proc = glasscoder("-c", "-p", "And now?", "--endpoint", srv.base_url,
+                          "--output-format", "json", cwd=buggy_repo)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["session_id"] == first["session_id"]
+    assert srv.requests[0].json["messages"][2]["content"] == "First answer."
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--resume"], "--resume without an id needs a terminal"),
+        (["-c", "-p", "x"], "No earlier session in this workspace"),
+        (["-c", "--resume", "20990101-000000-abcdef"], "not both"),
+    ],
+)
+def test_continuing_without_a_terminal_errors_clearly(buggy_repo, xdg, args, message) -> None:
+    proc = glasscoder(*args, "--endpoint", "http://127.0.0.1:1/v1", cwd=buggy_repo)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from glasscoder.cli import cli
+from glasscoder.cli.main import cli
 from glasscoder.models import registry
 from tests.fixtures.tiny_gguf import CHAT_TEMPLATE, write_tiny_gguf
 
@@ -166,7 +166,7 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
 
 
 def test_cli_import_stays_free_of_gguf_and_numpy() -> None:
-    code = ("import sys, glasscoder.cli, glasscoder.models_cli; "
+    code = ("import sys, glasscoder.cli, glasscoder.cli.models; "
             "print(sorted(m for m in ('gguf', 'numpy') if m in sys.modules))")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"

@@ -50,8 +50,8 @@ def hub(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
 def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         *args: str) -> tuple[int, str, str]:  # fmt: skip
     """The real entry point in-process (so the patched registry counts): code, stdout, stderr."""
-    from glasscoder import output
-    from glasscoder import run as run_module
+    from glasscoder.cli import output
+    from glasscoder.cli import run as run_module
 
     monkeypatch.setattr(sys, "argv", ["glasscoder", *args])
 
@@ -233,13 +233,13 @@ def test_the_pull_log_is_a_verified_chain(hub, monkeypatch, capsys) -> None:
 
 
 def test_run_with_a_pulled_name_uses_the_file(hub, monkeypatch, capsys) -> None:
-    from glasscoder import run as run_module
+    from glasscoder.cli import run as run_module
     from glasscoder.config import Settings
 
     use(monkeypatch, entry(SHA))
     settings = Settings(model="tiny-moe", endpoint=None)
     with pytest.raises(Exception, match="must be pulled first"):
-        run_module._choose_backend(settings, None)
+        run_module.choose_model_backend(settings, None)
     assert run(monkeypatch, capsys, "models", "pull", "tiny-moe")[0] == 0
     assert run_module._gguf_file(Settings(model="tiny-moe", endpoint=None)) == (
         models() / "tiny.gguf"
@@ -467,7 +467,7 @@ def test_run_pull_usage_errors(gguf_hub, tmp_path, monkeypatch, capsys, flags: l
 def test_run_pull_of_an_unpinned_entry_needs_trust_unpinned(
     gguf_hub, tiny_bytes, tmp_path, monkeypatch, capsys
 ) -> None:
-    from glasscoder import run as run_module
+    from glasscoder.cli import run as run_module
     from glasscoder.config import Settings
 
     use(monkeypatch, dataclasses.replace(entry(None, revision=None), file_bytes=len(tiny_bytes)))
@@ -479,7 +479,7 @@ def test_run_pull_of_an_unpinned_entry_needs_trust_unpinned(
     notices: list[str] = []
     settings = Settings(model="tiny-moe")
     out = type("Out", (), {"notice": staticmethod(notices.append)})()
-    run_module._choose_backend(settings, out, pull=True, trust_unpinned=True)
+    run_module.choose_model_backend(settings, out, pull=True, trust_unpinned=True)
     assert settings.model == str(models() / "tiny.gguf") and settings.endpoint is None
     trusted = json.loads((models() / "trusted.json").read_text())
     assert trusted["test/tiny/tiny.gguf@main"]["sha256"] == hashlib.sha256(tiny_bytes).hexdigest()
@@ -498,7 +498,7 @@ def test_memory_check_refuses_before_downloading(gguf_hub, tmp_path, monkeypatch
 
 def test_memory_check_on_a_model_file_and_its_overrides(tiny_bytes, tmp_path, xdg, monkeypatch,
                                                         capsys) -> None:  # fmt: skip
-    from glasscoder import run as run_module
+    from glasscoder.cli import run as run_module
     from glasscoder.config import Settings, load_settings
 
     path = tmp_path / "tiny.gguf"
@@ -509,16 +509,16 @@ def test_memory_check_on_a_model_file_and_its_overrides(tiny_bytes, tmp_path, xd
     assert code == 2 and "tiny.gguf will not fit in memory" in err
     notices: list[str] = []
     out = type("Out", (), {"notice": staticmethod(notices.append)})()
-    run_module._choose_backend(Settings(model=str(path), memory_check=False), out)  # the flag
+    run_module.choose_model_backend(Settings(model=str(path), memory_check=False), out)  # the flag
     config = xdg / "config" / "glasscoder" / "config.toml"
     config.parent.mkdir(parents=True)
     config.write_text("memory_check = false\n")
     settings = load_settings(tmp_path, {"model": str(path)})
     assert settings.memory_check is False
-    run_module._choose_backend(settings, out)
+    run_module.choose_model_backend(settings, out)
     assert settings.endpoint is None and notices == []
     # Tight (between 90% of available and available + swap): a warning, then it runs.
     needed = memory.file_needs(path, Settings().context_size)
     fake_meminfo(tmp_path, monkeypatch, int(needed * 1.05) // 1024)
-    run_module._choose_backend(Settings(model=str(path)), out)
+    run_module.choose_model_backend(Settings(model=str(path)), out)
     assert len(notices) == 1 and "memory is tight for tiny.gguf" in notices[0]

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glasscoder.agent.session import Session
+from glasscoder.cli.output import JsonOutput
 from glasscoder.guard.body_redaction import redact_body, redact_messages
 from glasscoder.guard.redact import KnownSecret, Redactor
 from glasscoder.models.toolcalls import coerce_arguments
 from glasscoder.nesting import KEEP_DEPTH, MAX_DEPTH, depth, rebuild
-from glasscoder.output import JsonOutput
 from glasscoder.safetext import scrub
 
 TOKEN = "q8Zr4TnW2xLp9VbK7mHc3JdY"

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from glasscoder.agent.loop import Outcome
+from glasscoder.cli.output import JsonOutput, StreamJsonOutput, TextOutput
 from glasscoder.models.base import Usage
-from glasscoder.output import JsonOutput, StreamJsonOutput, TextOutput
 from glasscoder.safetext import printable, scrub
 
 HOSTILE = "ok \ud800 \udcff \x1b]52;c;cm0gLXJmIH4=\x07 \x1b[2J\rfake\x00 \u202e"

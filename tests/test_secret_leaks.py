@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import glasscoder.run
+import glasscoder.cli.run
 from tests.conftest import git
 from tests.fakes.openai_server import FakeOpenAIServer, FakeReply
 from tests.test_attacks import call, invoke, tool_results
@@ -116,7 +116,7 @@ def test_control_without_redaction_the_plan_exposes_every_secret(
     tmp_path, xdg, monkeypatch
 ) -> None:
     # So that each "not received" below means something.
-    monkeypatch.setattr(glasscoder.run, "redact_body", lambda body, redactor: (body, {}))
+    monkeypatch.setattr(glasscoder.cli.run, "redact_body", lambda body, redactor: (body, {}))
     s, srv = snooping_run(tmp_path, monkeypatch, "json")
     received = b"".join(r.body for r in srv.requests)
     exposed = {name for name, value in s.items() if any(f in received for f in wire_forms(value))}
@@ -210,7 +210,7 @@ def cat_home_credentials(tmp_path, monkeypatch) -> tuple[dict[str, str], FakeOpe
 
 
 def test_control_cat_of_home_credential_files_shows_them(tmp_path, xdg, monkeypatch) -> None:
-    monkeypatch.setattr(glasscoder.run, "redact_body", lambda body, redactor: (body, {}))
+    monkeypatch.setattr(glasscoder.cli.run, "redact_body", lambda body, redactor: (body, {}))
     s, srv = cat_home_credentials(tmp_path, monkeypatch)
     received = b"".join(r.body for r in srv.requests)
     exposed = {name for name, value in s.items() if any(f in received for f in wire_forms(value))}

@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 
 from glasscoder.beneath import BeneathOpener
 from glasscoder.errors import UsageError
+from glasscoder.guard.approval import MODES
 
-APPROVAL_MODES = ("plan", "auto-edit", "auto")
+APPROVAL_MODES = MODES
 # sandbox/choose.py decides what "auto" gets
 SANDBOXES = ("auto", "bwrap", "landlock", "seatbelt", "none")
 # Keys a repository's own config may not set: they decide where code goes and what runs.
@@ -41,7 +42,7 @@ class Settings:
     endpoint: str | None = None
     model: str = "qwen3-coder"
     api_key_env: str = "GLASSCODER_API_KEY"
-    approval: str = "auto-edit"
+    approval: str = "auto"  # sandboxed commands run; see guard/approval.py
     sandbox: str = "auto"  # bwrap when it works here, else landlock, else commands are refused
     allow_commands: list[str] = field(default_factory=list)
     # HOST[:PORT] sandboxed commands may reach through the proxy (sandbox/netproxy.py).

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from glasscoder.cli import cli
+from glasscoder.cli.main import cli
 from glasscoder.sandbox import choose as choose_module
 from glasscoder.sandbox.choose import bwrap_status, forget_probe
 from tests.languages.hostile import hostile_repo

@@ -616,3 +616,56 @@ def test_an_ordinary_user_gets_the_same_proxy(as_nobody, web) -> None:
     assert "hello from /nobody" in run.stdout, run.stdout + run.stderr
     assert "not in the allow-list" in run.stdout
     assert [p for p, _ in web.seen] == ["/nobody"]
+
+
+# --- hosts put to the person (interactive sessions) ------------------------------------------
+
+
+def _asking(answers: list[str], asked: list[tuple[str, int]]):
+    def ask_person(host: str, port: int) -> str:
+        asked.append((host, port))
+        return answers.pop(0)
+
+    return ask_person
+
+
+def test_an_unlisted_host_is_put_to_the_person_and_a_session_yes_sticks(echo) -> None:
+    rec, asked, calls = Recorder(), [], []
+    dns = fake_dns({"pkgs.test": ["93.184.216.34"]}, calls)
+    connector = lambda ip, port: connect("127.0.0.1", echo.port)  # noqa: E731  (a "public" host)
+    request = b"CONNECT pkgs.test:443 HTTP/1.1\r\n\r\n"
+    with make_proxy([], rec, resolver=dns, connector=connector,
+                    ask=_asking(["session"], asked)) as proxy:  # fmt: skip
+        first = ask(proxy, request, b"one\n")
+        second = ask(proxy, request, b"two\n")
+    assert first.endswith(b"echo: one\n") and second.endswith(b"echo: two\n")
+    assert asked == [("pkgs.test", 443)]  # asked once, the yes held for the session
+    assert rec.events("asked") == [{"event": "asked", "host": "pkgs.test", "port": 443,
+                                    "answer": "session"}]  # fmt: skip
+    assert len(rec.events("allowed")) == 2
+
+
+def test_a_no_refuses_and_is_not_asked_again_at_once(web) -> None:
+    rec, asked = Recorder(), []
+    request = b"CONNECT pkgs.test:443 HTTP/1.1\r\n\r\n"
+    with make_proxy([], rec, resolver=fake_dns({}, []), ask=_asking(["no"], asked)) as proxy:
+        first = ask(proxy, request)
+        second = ask(proxy, request)  # a client's retry: not a second question
+    assert first.startswith(b"HTTP/1.1 403 ") and second.startswith(b"HTTP/1.1 403 ")
+    assert asked == [("pkgs.test", 443)] and rec.events("allowed") == []
+
+
+def test_a_yes_to_a_name_does_not_open_a_private_address(web) -> None:
+    """The person allows a host name; it resolving to loopback is still refused."""
+    rec, asked = Recorder(), []
+    dns = fake_dns({"sneaky.test": ["127.0.0.1"]}, [])
+    with make_proxy([], rec, resolver=dns, ask=_asking(["once"], asked)) as proxy:
+        reply = ask(proxy, get(f"http://sneaky.test:{web.port}/", f"sneaky.test:{web.port}"))
+    assert asked and reply.startswith(b"HTTP/1.1 403 ") and web.seen == []
+
+
+def test_without_anyone_to_ask_an_unlisted_host_is_refused_unasked(web) -> None:
+    rec = Recorder()
+    with make_proxy([], rec, resolver=fake_dns({}, [])) as proxy:
+        reply = ask(proxy, b"CONNECT pkgs.test:443 HTTP/1.1\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 403 ") and rec.events("asked") == []

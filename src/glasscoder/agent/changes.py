@@ -114,3 +114,36 @@ def _digest(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return "missing"
+
+
+def session_diff(root: Path, paths: list[str]) -> str | None:
+    """The diff of `paths` against git's HEAD, a file git does not track shown as new; None
+    when this is no git work tree (or git cannot be found outside it)."""
+    if _git(root, "rev-parse", "--show-toplevel") is None:
+        return None
+    flags = ("--no-ext-diff", "--no-textconv", "--no-color", "--relative")
+    has_head = _git(root, "rev-parse", "--verify", "--quiet", "HEAD") is not None
+    tracked = _git(root, *_no_filters(root), "-c", "core.quotePath=false", "diff", *flags,
+                   *(["HEAD"] if has_head else []), "--", *paths) or b""  # fmt: skip
+    known = _git(root, "ls-files", "-z", "--", *paths) or b""
+    listed = set(known.decode("utf-8", "surrogateescape").split("\0"))
+    new = [p for p in paths if p not in listed and (root / p).is_file()]
+    text = tracked.decode("utf-8", "replace")
+    for path in new:
+        text += _new_file_diff(root / path, path)
+    return text
+
+
+def _new_file_diff(path: Path, rel: str) -> str:
+    try:
+        if path.is_symlink() or path.stat().st_size > 2_000_000:
+            return f"new file {rel} (not shown)\n"
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    if b"\0" in data[:8192]:
+        return f"binary file {rel} added or changed (not shown)\n"
+    lines = data.decode("utf-8", "replace").splitlines()
+    return f"--- /dev/null\n+++ b/{rel}\n@@ -0,0 +1,{len(lines)} @@\n" + "".join(
+        f"+{line}\n" for line in lines
+    )

@@ -6,6 +6,7 @@ hit every turn); every message is on disk before the next step.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import time
@@ -18,7 +19,7 @@ from glasscoder import textcut
 from glasscoder.agent.changes import ChangeTracker
 from glasscoder.agent.session import Session
 from glasscoder.errors import ModelUnavailable
-from glasscoder.guard.approval import Approval
+from glasscoder.guard.approval import Answer, Approval, Request, command_prefix
 from glasscoder.models.base import Model, OutOfTime, Reply, ToolCall, Usage
 from glasscoder.tools.base import Observation, Tool, ToolContext, ToolError, schema_for
 from glasscoder.workspace import WorkspaceError
@@ -61,7 +62,9 @@ class Agent:
         limits: RunLimits | None = None,
         emit: Callable[[Event], None] | None = None,
         task_context: Callable[[str], str] | None = None,  # e.g. the repo map for a task
+        ask: Callable[[Request], Answer] | None = None,  # None: headless, nobody to ask
     ) -> None:
+        self.ask = ask
         self.model, self.ctx, self.approval, self.session = model, ctx, approval, session
         self.task_context = task_context
         self.limits = limits or RunLimits()
@@ -134,8 +137,13 @@ class Agent:
         state.usage.add(reply.usage)
         self._give_ids(reply.tool_calls, state.turns)
         stored = self.session.append(reply.to_message())
-        self.emit({"type": "assistant", "turn": state.turns, **stored})
+        self.emit({"type": "assistant", "turn": state.turns, **stored,
+                   "usage": {"prompt_tokens": reply.usage.prompt_tokens,
+                             "completion_tokens": reply.usage.completion_tokens}})  # fmt: skip
         for call in reply.tool_calls:
+            self.emit({"type": "tool_start", "tool_call_id": call.id, "name": call.name,
+                       "arguments": call.arguments})  # fmt: skip
+            began = time.monotonic()
             obs = self._execute(call)
             state.changed.update(obs.files_changed)
             content = ("Error: " if obs.is_error else "") + obs.text
@@ -144,7 +152,9 @@ class Agent:
             )
             self.emit(
                 {"type": "tool_result", "tool_call_id": call.id, "name": call.name,
-                 "is_error": obs.is_error, "content": stored["content"]}
+                 "is_error": obs.is_error, "content": stored["content"],
+                 "seconds": round(time.monotonic() - began, 3),
+                 "files_changed": obs.files_changed}
             )  # fmt: skip
             if self._held_signal is not None:  # Ctrl-C during an edit: done and on record
                 held, self._held_signal = self._held_signal, None
@@ -160,17 +170,52 @@ class Agent:
             return Observation(call.error or self._unknown_tool(call.name), is_error=True)
         if call.error:
             return Observation(call.error, is_error=True)
-        refusal = self.approval.refusal(tool, call.arguments, self.ctx)
+        command = self._command_line(tool, call.arguments)
+        decision = self.approval.decide(tool, command, self.ctx.sandbox is not None)
+        refusal, ctx = decision.reason if decision.verdict == "refuse" else None, self.ctx
+        if decision.verdict == "ask":
+            refusal, ctx = self._asked(call, command, decision.reason)
         args = call.arguments
         if not refusal and self.ctx.placeholders is not None:
             args, refusal = self.ctx.placeholders.screen(tool, args)
         if refusal:
             return self._refuse(call, refusal)
-        obs = self._run_tool(tool, args)
-        refused_by_sandbox = self.ctx.sandbox_refusal and obs.text == self.ctx.sandbox_refusal
+        obs = self._run_tool(tool, args, ctx)
+        refused_by_sandbox = ctx.sandbox_refusal and obs.text == ctx.sandbox_refusal
         if tool.runs_commands and obs.is_error and refused_by_sandbox:
             self._note_refusal(call, obs.text)
         return self._note_repeats(call, obs)
+
+    def _command_line(self, tool: Tool, args: dict[str, Any]) -> str:
+        """What a command tool would run: run_shell says it; run_tests works it out."""
+        if not tool.runs_commands:
+            return ""
+        derive = getattr(tool, "command_line", None)
+        try:
+            return str(derive(args, self.ctx)) if derive else str(args.get("command", ""))
+        except (ToolError, WorkspaceError):
+            return ""  # the tool itself reports the bad call when it runs
+
+    def _asked(self, call: ToolCall, command: str, why: str) -> tuple[str | None, ToolContext]:
+        """(refusal or None, the context to run with) once the person answered, or nobody
+        could (headless: refused with the reason the mode gives)."""
+        args = call.arguments if isinstance(call.arguments, dict) else {}
+        if self.ask is None:
+            message = self.approval.refusal_without_asking(why)
+            return message or self.ctx.sandbox_refusal or "Not allowed.", self.ctx
+        what = command or str(args.get("path", ""))
+        prefix = command_prefix(command) if command else ""
+        answer = self.ask(Request(call.name, what, why, prefix, args))
+        if answer.choice == "no":
+            said = f" They said: {answer.reason.strip()}" if answer.reason.strip() else ""
+            return f"The user declined this {call.name} call.{said}", self.ctx
+        if answer.choice == "session":
+            self.approval.allow_for_session(prefix, why)
+        if why == "no sandbox":  # the person's yes to this one command running unconfined
+            from glasscoder.sandbox.none import NoSandbox
+
+            return None, dataclasses.replace(self.ctx, sandbox=NoSandbox())
+        return None, self.ctx
 
     def _refuse(self, call: ToolCall, reason: str) -> Observation:
         self._note_refusal(call, reason)
@@ -182,12 +227,12 @@ class Agent:
         first = reason.split(". ")[0].rstrip(".")
         self.refused.append({"tool": call.name, "call": _short(what), "reason": _short(first)})
 
-    def _run_tool(self, tool: Tool, args: dict[str, Any]) -> Observation:
+    def _run_tool(self, tool: Tool, args: dict[str, Any], ctx: ToolContext) -> Observation:
         try:
             # An edit in progress is finished before Ctrl-C takes effect.
             with _deferred_interrupt(not tool.read_only and not tool.runs_commands) as held:
                 try:
-                    return tool.run(args, self.ctx)
+                    return tool.run(args, ctx)
                 finally:
                     self._held_signal = held[0] if held else None
         except (ToolError, WorkspaceError) as e:

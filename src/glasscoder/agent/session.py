@@ -140,6 +140,24 @@ def list_sessions(sessions_dir: Path) -> list[dict[str, Any]]:
     return found
 
 
+def workspace_sessions(root: Path, sessions_dir: Path | None = None) -> list[dict[str, Any]]:
+    """The agent sessions (not reviews) of one workspace, the latest updated first."""
+    if sessions_dir is None:
+        from glasscoder.config import data_home
+
+        sessions_dir = data_home() / "sessions"
+    found = [m for m in list_sessions(sessions_dir)
+             if m.get("workspace") == str(root) and m.get("kind", "agent") == "agent"
+             and isinstance(m.get("id"), str) and SESSION_ID.match(m["id"])]  # fmt: skip
+    return sorted(found, key=lambda m: (str(m.get("updated", "")), m["id"]), reverse=True)
+
+
+def latest_session(root: Path) -> str | None:
+    """The id `-c/--continue` takes: this workspace's most recently updated session."""
+    found = workspace_sessions(root)
+    return found[0]["id"] if found else None
+
+
 def _read_transcript(path: Path) -> tuple[list[Message], int | None]:
     """The messages on disk, and where a half-written last line (a crash mid-append) begins:
     the file's length to cut it to, None when there is none.

@@ -1,8 +1,16 @@
-"""Approval modes: which tool calls may run without asking.
+"""Approval modes: which tool calls run, which are asked about, which are refused.
+
+The sandbox is the protection, so in the default mode commands run inside it without asking.
+What it cannot give (a command with no sandbox at all) is asked for on a terminal and refused
+headless, where nobody can answer.
 
 plan       read-only tools only
-auto-edit  file edits run; commands only when they match an allowed command from config
-auto       everything runs (commands still go through the sandbox)
+ask        every edit and every command is asked about first
+auto-edit  edits run; commands are asked about (headless: only allowed commands run)
+auto       edits and sandboxed commands run (the default)
+
+A command that matches an entry of `allow_commands` (config) or a prefix the person allowed
+for this session runs without asking in every mode but plan.
 """
 
 from __future__ import annotations
@@ -10,54 +18,124 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol
 
-from glasscoder.tools.base import Tool, ToolContext
-
+MODES = ("plan", "ask", "auto-edit", "auto")
 # Characters that let one command line run more than the allowed command.
 SHELL_CONTROL = set(";&|`$<>(){}\n\r\\")
 PYTHON = re.compile(r"python(3(\.[0-9]+)?)?")
 
+Verdict = Literal["run", "ask", "refuse"]
+
+
+class Action(Protocol):
+    """What approval needs to know of a tool: nothing of how it runs."""
+
+    name: str
+    read_only: bool
+    runs_commands: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str = ""  # why it is asked, or the message a refusal gives the model
+
+
+@dataclass(frozen=True)
+class Request:
+    """A call put to the person: which tool, on what, and why it is asked."""
+
+    tool: str
+    what: str  # the command line, or the path an edit writes
+    why: str  # "command", "edit" or "no sandbox"
+    prefix: str  # what "yes for this command" would allow; empty: only "yes once"
+    arguments: dict[str, Any] = field(default_factory=dict)  # the call's, for a preview
+
+
+@dataclass(frozen=True)
+class Answer:
+    choice: Literal["once", "session", "no"]
+    reason: str = ""  # with "no": passed to the model
+
 
 @dataclass
 class Approval:
-    mode: str = "auto-edit"
+    mode: str = "auto"
     allow_commands: list[str] = field(default_factory=list)
+    # Command prefixes the person answered "yes for this session" to.
+    session_allowed: list[str] = field(default_factory=list)
+    # Whether `sandbox = none` was the person's own choice: then commands running unsandboxed
+    # is what they asked for, not something to ask about.
+    unsandboxed_chosen: bool = False
+    # Prefixes allowed to run with no sandbox at all, for this session (asked separately).
+    unsandboxed_allowed: list[str] = field(default_factory=list)
 
-    def offers(self, tool: Tool) -> bool:
+    def offers(self, tool: Action) -> bool:
         """Whether the tool is shown to the model at all in this mode."""
         return tool.read_only or self.mode != "plan"
 
-    def refusal(
-        self, tool: Tool, args: dict[str, Any], ctx: ToolContext | None = None
-    ) -> str | None:
-        """None if the call may run, else the message the model gets instead of a result."""
-        if tool.read_only or self.mode == "auto":
-            return None
+    def decide(self, tool: Action, command: str = "", sandboxed: bool = True) -> Decision:
+        """run, ask (with why) or refuse (with the model's message) for one call."""
+        if tool.read_only:
+            return Decision("run")
         if self.mode == "plan":
-            return (
-                f"{tool.name} is not available in plan mode (read-only). Describe the change "
-                "you would make instead."
-            )
+            return Decision("refuse", f"{tool.name} is not available in plan mode (read-only). "
+                            "Describe the change you would make instead.")  # fmt: skip
         if not tool.runs_commands:
-            return None
-        command = _command_line(tool, args, ctx)
-        if command_allowed(command, self.allow_commands):
-            return None
+            return Decision("ask", "edit") if self.mode == "ask" else Decision("run")
+        if not sandboxed and not self.unsandboxed_chosen:
+            if command_allowed(command, self.unsandboxed_allowed):
+                return Decision("run")
+            return Decision("ask", "no sandbox")
+        if command_allowed(command, [*self.allow_commands, *self.session_allowed]):
+            return Decision("run")
+        if self.mode == "auto":
+            return Decision("run")
+        return Decision("ask", "command")
+
+    def refusal_without_asking(self, why: str) -> str:
+        """The model's message for a call that needed a person's yes and had nobody to ask."""
+        if why == "no sandbox":
+            return ""  # the tool's own no-sandbox message says it better
+        if why == "edit":
+            return ("Edits are asked about in ask mode, and nobody can answer in a headless "
+                    "run. Describe the change you would make instead.")  # fmt: skip
         allowed = ", ".join(self.allow_commands) or "none"
         return (
-            "Commands are not run in auto-edit mode unless the user allowed them in config "
+            f"Commands are not run in {self.mode} mode unless the user allowed them in config "
             f"(allowed: {allowed}). Edit files with the file tools, or tell the user which "
             "command to run and why."
         )
 
+    def allow_for_session(self, prefix: str, why: str = "command") -> None:
+        """The person's "yes for this command" to a call asked about for `why`."""
+        into = self.unsandboxed_allowed if why == "no sandbox" else self.session_allowed
+        if prefix and prefix not in into:
+            into.append(prefix)
 
-def _command_line(tool: Tool, args: dict[str, Any], ctx: ToolContext | None) -> str:
-    """What the call would run: run_shell says it; a tool like run_tests works it out."""
-    derive = getattr(tool, "command_line", None)
-    if derive is not None and ctx is not None:
-        return str(derive(args, ctx))
-    return str(args.get("command", ""))
+
+def command_prefix(command: str) -> str:
+    """What "yes for this command" allows: the program and, for a tool with subcommands,
+    the first word after it (`git status`, `npm test`, `pytest`). Empty when the line does
+    more than one simple command (then only "yes once" is offered)."""
+    if not command.strip() or SHELL_CONTROL & set(command):
+        return ""
+    try:
+        words = _module_run(shlex.split(command))
+    except ValueError:
+        return ""
+    if not words:
+        return ""
+    if len(words) > 1 and words[0] in _SUBCOMMAND_TOOLS and not words[1].startswith("-"):
+        return shlex.join(words[:2])
+    return shlex.join(words[:1])
+
+
+_SUBCOMMAND_TOOLS = frozenset(
+    {"git", "npm", "pnpm", "yarn", "cargo", "go", "make", "uv", "pip", "poetry", "docker",
+     "bundle", "gradle", "mvn", "dotnet", "deno", "bun", "npx"}
+)  # fmt: skip
 
 
 def command_allowed(command: str, allowed: list[str]) -> bool:

@@ -24,6 +24,7 @@ No telemetry of any kind: nothing else is sent, anywhere.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -370,3 +371,51 @@ def _loggable_headers(headers: httpx2.Headers) -> dict[str, str]:
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# A model list is a few kB; a port that answers with something else must not fill memory.
+MAX_PROBE_BYTES = 1024 * 1024
+
+
+def probe_models(origin: str, timeout: float) -> list[str]:
+    """The model ids a local OpenAI-compatible server at `origin` lists (GET /v1/models).
+
+    Only for loopback (http://127.0.0.1:PORT): first-run discovery asks what is serving on
+    this machine. Nothing of the person's is sent, so there is no audit record; any failure
+    (nothing listening, not that kind of server, a slow answer) is simply no models.
+    """
+    target = Destination.of_endpoint(origin)
+    if (target.scheme, target.host) != ("http", "127.0.0.1"):
+        raise EgressRefused(f"Refused to probe {target}: only http://127.0.0.1 is probed.")
+    client = httpx2.Client(
+        transport=httpx2.HTTPTransport(proxy=None),
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+    )
+    # Each wait is bounded by `timeout`; this bounds a server trickling its answer.
+    give_up = time.monotonic() + 3 * timeout
+    try:
+        with client, client.stream("GET", f"{target}/v1/models") as response:
+            if response.status_code != 200:
+                return []
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_PROBE_BYTES or time.monotonic() > give_up:
+                    return []
+    except TRANSPORT_ERRORS:
+        return []
+    return _model_ids(bytes(body))
+
+
+def _model_ids(body: bytes) -> list[str]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    entries = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return []
+    ids = [e.get("id") for e in entries if isinstance(e, dict)]
+    return [i for i in ids if isinstance(i, str) and i.strip()]

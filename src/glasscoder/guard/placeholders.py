@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from glasscoder.tools.base import Tool
+from glasscoder.guard.approval import Action
 
 
 class IssuingRedactor(Protocol):
@@ -30,7 +30,7 @@ class PlaceholderGuard:
         self.redactor = redactor
         self.restore = restore
 
-    def screen(self, tool: Tool, args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    def screen(self, tool: Action, args: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """(arguments to run with, None) or (arguments, the refusal the model gets)."""
         if tool.read_only:
             return args, None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from glasscoder.config import Settings
 from glasscoder.errors import UsageError
-from glasscoder.models import memory
+from glasscoder.models import memory, registry
 
 Notice = Callable[[str], None]
 
@@ -44,10 +44,9 @@ def not_pulled_error(name: str) -> UsageError:
 def pull_for_run(settings: Settings, trust_unpinned: bool, notice: Notice) -> Path:
     """Pull settings.model as `models pull NAME --yes` would, once nothing can refuse later."""
     from glasscoder.models.llamacpp import check_llama_cpp
-    from glasscoder.models.pull import check_pullable
-    from glasscoder.models_cli import pull_model, require_model
+    from glasscoder.models.pull import check_pullable, pull_and_report
 
-    spec = require_model(settings.model)
+    spec = registry.require(settings.model)
     check_pullable(spec, trust_unpinned)
     check_llama_cpp()  # a missing extra is found now, not after gigabytes
     if settings.memory_check and spec.file_bytes:
@@ -55,8 +54,9 @@ def pull_for_run(settings: Settings, trust_unpinned: bool, notice: Notice) -> Pa
                                      settings.context_size)  # fmt: skip
         _notice_warning(memory.check(needed, spec.name, settings.gpu_layers != 0), notice)
     notice(f"glasscoder: {spec.name} is not pulled yet; pulling it (--pull).")
-    return pull_model(spec, trust_unpinned=trust_unpinned, yes=True, say=_prefixed(notice),
-                      note=_prefixed(notice))  # fmt: skip
+    return pull_and_report(spec, trust_unpinned=trust_unpinned, token=None,
+                           confirm=lambda size: True, say=_prefixed(notice),
+                           note=_prefixed(notice))  # fmt: skip
 
 
 def check_memory(settings: Settings, path: Path, notice: Notice) -> None:

@@ -273,3 +273,21 @@ def file_sha256(path: Path) -> str:
 
 def interactive() -> bool:
     return sys.stdin.isatty()
+
+
+def pull_and_report(spec: ModelSpec, *, trust_unpinned: bool, token: str | None,
+                    confirm: Callable[[int], bool], say: Callable[[str], None],
+                    note: Callable[[str], None]) -> Path:  # fmt: skip
+    """Pull and verify `spec`'s file, saying what happened (`models pull`, `--pull`)."""
+    from glasscoder.models.registry import size_text
+
+    check_pullable(spec, trust_unpinned)  # refuse before anything touches the network
+    result = pull(spec, trust_unpinned=trust_unpinned, token=token, confirm=confirm)
+    if result.outcome == "present":
+        say(f"{spec.name}: already pulled and verified: {result.path}")
+    else:
+        say(f"{spec.name}: ok, sha256 {result.sha256}, {size_text(result.bytes)}: {result.path}")
+    if spec.sha256 is None:
+        note("unpinned: this hash was recorded on first use; later pulls and "
+             "`models verify` compare against it.")  # fmt: skip
+    return result.path

@@ -20,6 +20,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from glasscoder.errors import UsageError
+
 Serving = Literal["embedded", "server-only"]
 
 DEFAULT_CONTEXT = 32_768  # tokens the RAM estimate reserves KV cache for
@@ -198,3 +200,19 @@ def by_file_name(file_name: str) -> ModelSpec | None:
 
 def close_names(name: str) -> list[str]:
     return difflib.get_close_matches(name.strip().lower(), names(), n=3, cutoff=0.4)
+
+
+def require(name: str) -> ModelSpec:
+    """The registry entry called `name`, or a usage error naming the close ones."""
+    spec = find(name)
+    if spec is not None:
+        return spec
+    close = close_names(name)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise UsageError(f"Unknown model {name!r}.{hint} Known: {', '.join(names())}.")
+
+
+def size_text(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.2f} MB"

@@ -35,10 +35,15 @@ def open_index(workspace: Workspace, cached: bool = True) -> RepoIndex:
 
 
 def map_text(
-    index: RepoIndex, task: str = "", focus: Iterable[str] = (), tokens: int = DEFAULT_TOKENS
+    index: RepoIndex,
+    task: str = "",
+    focus: Iterable[str] = (),
+    tokens: int = DEFAULT_TOKENS,
+    advance: Callable[..., None] | None = None,
 ) -> str:
-    """Update the index and render the map for `task` and the files in play, within `tokens`."""
-    index.update()
+    """Update the index and render the map for `task` and the files in play, within `tokens`.
+    `advance`: progress.py's, told of each file the update goes through."""
+    index.update(advance)
     return ranked_map(index, task, focus, tokens)
 
 

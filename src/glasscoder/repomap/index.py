@@ -8,6 +8,7 @@ or mtime changed, and parsed only when its content hash has no tags yet.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from glasscoder.repomap.cache import FileStat, TagCache, content_hash
@@ -37,14 +38,19 @@ class RepoIndex:
         self._stored: dict[str, str] = cache.all_tags() if cache else {}  # hash -> encoded tags
         self.parses = 0  # files parsed over this index's life (the incremental tests count it)
 
-    def update(self) -> UpdateStats:
-        """Bring `files` in line with the workspace; returns what this update had to do."""
+    def update(self, advance: Callable[..., None] | None = None) -> UpdateStats:
+        """Bring `files` in line with the workspace; returns what this update had to do.
+        `advance` (progress.py's): told the number of files, then each one done."""
         result = UpdateStats()
         stats: dict[str, FileStat] = {}
         files: dict[str, FileTags] = {}
         new_tags: dict[str, FileTags] = {}
+        advance = advance or (lambda steps=1, total=None: None)
         with self.workspace.frozen_rules():
-            for rel in self._candidates():
+            candidates = self._candidates()
+            advance(0, total=len(candidates))
+            for rel in candidates:
+                advance()
                 entry = self._load(rel, result, new_tags)
                 if entry is not None:
                     stats[rel], files[rel] = entry

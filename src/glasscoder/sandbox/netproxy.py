@@ -30,9 +30,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from glasscoder.sandbox.netrules import AllowList, normalize_host, parse_ip, split_authority
+from glasscoder.sandbox.netrules import (
+    AllowList,
+    Rule,
+    normalize_host,
+    parse_ip,
+    split_authority,
+)
 
 Record = Callable[[dict[str, Any]], None]
+# Put a host the list does not name to the person: "once", "session" or "no" (interactive only).
+Ask = Callable[[str, int], str]
 Resolver = Callable[[str, int], list[str]]
 Connector = Callable[[str, int], socket.socket]
 
@@ -43,6 +51,7 @@ HEAD_TIMEOUT = 30.0  # seconds to send the request head
 CONNECT_TIMEOUT = 10.0
 CLOSE_WAIT = 5.0  # seconds close() waits for cut connections to write their last record
 IDLE_TIMEOUT = 300.0  # a relay with no traffic either way for this long is closed
+NO_AGAIN = 60.0  # seconds a "no" stands for the same host before it is asked about again
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authorization",
                          "proxy-authenticate", "te", "trailer", "upgrade"})  # fmt: skip
 
@@ -86,8 +95,12 @@ class NetProxy:
         record: Record,
         resolver: Resolver = resolve,
         connector: Connector = connect,
+        ask: Ask | None = None,
     ) -> None:
         self.allow = allow
+        self.ask = ask
+        self._ask_lock = threading.Lock()  # one question on the screen at a time
+        self._said_no: dict[tuple[str, int], float] = {}
         self.record = record
         self.resolver = resolver
         self.connector = connector
@@ -198,7 +211,9 @@ class NetProxy:
     def _check(self, target: Target) -> None:
         """Refused unless the host and port are listed and a permitted address is found."""
         connect = target.method == "CONNECT"
-        if not self.allow.permits(target.host, target.port, connect):
+        if not self.allow.permits(target.host, target.port, connect) and not self._person_allows(
+            target.host, target.port
+        ):
             raise Refused(403, f"{target.host}:{target.port} is not in the allow-list")
         literal = parse_ip(target.host)
         try:
@@ -217,6 +232,24 @@ class NetProxy:
                 target.ip = str(address)
                 return
         raise Refused(403, refusals[0] if refusals else f"{target.host} has no address")
+
+    def _person_allows(self, host: str, port: int) -> bool:
+        """An unlisted host put to the person (when someone can answer), the answer on record.
+        A yes still leaves the address checks to `_check`: a name does not open loopback."""
+        if self.ask is None:
+            return False
+        with self._ask_lock:
+            if self.allow.permits(host, port, True):  # allowed for the session meanwhile
+                return True
+            if time.monotonic() - self._said_no.get((host, port), -NO_AGAIN) < NO_AGAIN:
+                return False
+            answer = self.ask(host, port)
+            self.record({"event": "asked", "host": host, "port": port, "answer": answer})
+            if answer == "session":
+                self.allow.rules.append(Rule(host, port))
+            if answer == "no":
+                self._said_no[(host, port)] = time.monotonic()
+            return answer != "no"
 
     def _open_upstream(self, target: Target) -> socket.socket:
         self.record({"event": "allowed", **_where(target)})  # before a byte is sent
@@ -358,12 +391,15 @@ NO_NETWORK_CONTROL = (
 )
 
 
-def start_for(sandbox: Any, entries: list[str], record: Record) -> NetProxy | None:
-    """A started proxy wired into ``sandbox``, or None: with an empty list nothing changes, and
-    a backend without a network wall of its own (no ``net_socket``) has nothing to open."""
-    if not entries or not hasattr(sandbox, "net_socket"):
+def start_for(
+    sandbox: Any, entries: list[str], record: Record, ask: Ask | None = None
+) -> NetProxy | None:
+    """A started proxy wired into ``sandbox``, or None: with an empty list and nobody to ask
+    nothing changes, and a backend without a network wall of its own (no ``net_socket``) has
+    nothing to open."""
+    if not (entries or ask) or not hasattr(sandbox, "net_socket"):
         return None
-    proxy = NetProxy(AllowList.parse(entries), record)
+    proxy = NetProxy(AllowList.parse(entries), record, ask=ask)
     sandbox.net_socket = str(proxy.start())
     return proxy
 

@@ -135,7 +135,9 @@ class StreamJsonOutput(JsonOutput):
         self._line({"type": "notice", "message": message})
 
     def event(self, event: Event) -> None:
-        if event["type"] != "text":  # whole messages only; deltas would flood the stream
+        # Whole messages only (deltas would flood the stream); a call's start is in the
+        # assistant message already.
+        if event["type"] not in ("text", "tool_start"):
             self._line(event)
 
     def _line(self, obj: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from glasscoder.errors import UsageError
+from glasscoder.progress import progress
 from glasscoder.review.finding import at_or_above
 from glasscoder.review.report import to_json, to_text
 from glasscoder.review.runner import ReviewResult, run_review
@@ -46,10 +47,11 @@ def review_command(paths: list[Path], opts: dict[str, Any]) -> int:
     workspace = Workspace(root, settings.ignore, deny=(*SECRET_FILES, *settings.deny))
     wants_model = not opts["no_model"] and bool(opts["endpoint"] or opts["model"]
                                                 or settings.endpoint)  # fmt: skip
-    if wants_model:
-        result = _review_with_model(workspace, settings, paths, opts, out, sandbox)
-    else:
-        result = run_review(workspace, paths, opts["diff"], None, out.notice, sandbox)
+    with progress("reviewing: analyzers" + (" and the model" if wants_model else "")):
+        if wants_model:
+            result = _review_with_model(workspace, settings, paths, opts, out, sandbox)
+        else:
+            result = run_review(workspace, paths, opts["diff"], None, out.notice, sandbox)
     _emit(result, opts["format"], opts["output"])
     if opts["fix"]:
         return _fix(result, root, opts)
@@ -93,10 +95,10 @@ def _review_with_model(
     sandbox: Choice,
 ) -> ReviewResult:
     from glasscoder.agent.session import Session
+    from glasscoder.cli.run import build_model, choose_backend
     from glasscoder.config import data_home
     from glasscoder.guard.audit import AuditLog
     from glasscoder.guard.audit_report import summarize, summary_line
-    from glasscoder.run import build_model, choose_backend
 
     choose_backend(settings, out)
     what = " ".join(str(p) for p in paths) or "."
@@ -148,8 +150,8 @@ def _emit(result: ReviewResult, fmt: str, output: Path | None) -> None:
 
 def _fix(result: ReviewResult, root: Path, opts: dict[str, Any]) -> int:
     """Hand the findings to the agent; the exit code is the agent run's."""
+    from glasscoder.cli.run import run_headless
     from glasscoder.review.fix import fix_task
-    from glasscoder.run import run_headless
 
     if not result.findings:
         click.echo("glasscoder: nothing to fix.", err=True)

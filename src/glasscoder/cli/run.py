@@ -11,6 +11,7 @@ from typing import Any
 from glasscoder.agent.context import system_prompt
 from glasscoder.agent.loop import Agent, Outcome, RunLimits, Terminated, terminate_as_interrupt
 from glasscoder.agent.session import Session
+from glasscoder.cli.output import make_output
 from glasscoder.config import Settings, data_home, load_settings
 from glasscoder.errors import UsageError, UserFacingError
 from glasscoder.guard.approval import Approval
@@ -22,7 +23,6 @@ from glasscoder.guard.placeholders import PlaceholderGuard
 from glasscoder.guard.redact import Redactor
 from glasscoder.ignore import SECRET_FILES
 from glasscoder.models.base import Usage
-from glasscoder.output import make_output
 from glasscoder.tools.base import ToolContext
 from glasscoder.workspace import Workspace
 
@@ -45,26 +45,26 @@ def run_headless(task: str | None, opts: dict[str, Any]) -> int:
     session = Session.load(sessions_dir, resume) if resume else None
     for warning in session.warnings if session else []:
         out.notice(f"glasscoder: {warning}")
-    root = _workspace_root(opts.pop("cwd"), session)
+    root = workspace_root(opts.pop("cwd"), session)
     pull, trust_unpinned = opts.pop("pull", False), opts.pop("trust_unpinned", False)
     settings = load_settings(root, opts)
     for warning in settings.warnings:
         out.notice(f"glasscoder: {warning}")
-    _choose_backend(settings, out, pull, trust_unpinned)
-    if problem := _sandbox_choice(settings, root).problem:  # `--sandbox bwrap` unavailable: raises
+    choose_model_backend(settings, out, pull, trust_unpinned)
+    if problem := sandbox_choice(settings, root).problem:  # `--sandbox bwrap` unavailable: raises
         out.notice(f"glasscoder: commands are disabled: {problem}")
-    if degraded := _sandbox_choice(settings, root).degraded:  # the landlock fallback was taken
+    if degraded := sandbox_choice(settings, root).degraded:  # the landlock fallback was taken
         out.notice(f"glasscoder: {degraded}")
     workspace = Workspace(root, settings.ignore, deny=(*SECRET_FILES, *settings.deny))
     started_here = session is None
-    session = session or _new_session(sessions_dir, workspace, settings, task)
+    session = session or new_session(sessions_dir, workspace, settings, task)
     try:
         with terminate_as_interrupt():  # SIGTERM saves the session as Ctrl-C does
             return _run_session(session, workspace, settings, task, out)
     except KeyboardInterrupt as e:  # while setting up (a model loading): the agent not started
         by = "SIGTERM" if isinstance(e, Terminated) else "the user"
         outcome = Outcome("failed", "interrupted", f"Interrupted by {by}.", 0, Usage())
-        _record_outcome(session, outcome)
+        record_outcome(session, outcome)
         out.final(outcome, session.id)
         return EXIT_CODES[outcome.status]
     except UserFacingError:  # setup refused (a file llama.cpp cannot load): not left "running"
@@ -79,17 +79,17 @@ def _run_session(
 ) -> int:
     root = workspace.root
     task = task or _task_not_started(session)
-    audit = _open_audit(session, settings)
+    audit = open_audit(session, settings)
     audit_start = audit.next_seq  # a resumed session's log holds earlier runs too
-    agent = _build_agent(settings, workspace, session, audit, out)
+    agent = build_agent(settings, workspace, session, audit, out)
     if note := getattr(agent.model, "placement_note", None):  # the embedded model's overrides
         out.notice(f"glasscoder: {note}")
     if settings.sandbox == "none":
         out.notice(UNSANDBOXED_NOTICE)
-    proxy = _net_proxy(settings, agent, audit, out)
+    proxy = net_proxy(settings, agent, audit, out)
     out.event({"type": "system", "subtype": "init", "session_id": session.id,
                "model": settings.model, "endpoint": settings.endpoint, "cwd": str(root),
-               "approval": settings.approval, "sandbox": _sandbox_choice(settings, root).name,
+               "approval": settings.approval, "sandbox": sandbox_choice(settings, root).name,
                "tools": list(agent.tools)})  # fmt: skip
     try:
         outcome = agent.run(task)
@@ -98,14 +98,14 @@ def _run_session(
             proxy.close()
         if close_model := getattr(agent.model, "close", None):  # the embedded model's worker
             close_model()
-    _record_outcome(session, outcome)
-    out.final(outcome, session.id, _egress_summary(session, audit_start, out))
+    record_outcome(session, outcome)
+    out.final(outcome, session.id, egress_summary(session, audit_start, out))
     return EXIT_CODES[outcome.status]
 
 
 def choose_backend(settings: Settings, out: Any) -> None:
     """Endpoint or embedded GGUF, as a run picks it (for `review`; no --pull there)."""
-    _choose_backend(settings, out)
+    choose_model_backend(settings, out)
 
 
 def build_model(settings: Settings, workspace: Workspace, audit: AuditLog, out: Any) -> Any:
@@ -114,7 +114,7 @@ def build_model(settings: Settings, workspace: Workspace, audit: AuditLog, out: 
     return _model(settings, audit, _redactor(workspace, out))
 
 
-def _egress_summary(session: Session, start: int, out: Any) -> dict[str, Any] | None:
+def egress_summary(session: Session, start: int, out: Any) -> dict[str, Any] | None:
     """The run's one line on what left the machine; a damaged log must not hide the result."""
     try:
         summary = summarize(session.audit_path, start=start)
@@ -125,7 +125,7 @@ def _egress_summary(session: Session, start: int, out: Any) -> dict[str, Any] | 
     return asdict(summary)
 
 
-def _choose_backend(
+def choose_model_backend(
     settings: Settings, out: Any, pull: bool = False, trust_unpinned: bool = False
 ) -> None:
     """An existing .gguf file runs embedded (settings.endpoint cleared); else an endpoint.
@@ -158,7 +158,7 @@ def _choose_backend(
         "No model endpoint configured and no model file given. Pass --model PATH.gguf to run "
         "a GGUF file in-process, or --endpoint URL for a server (e.g. http://127.0.0.1:8000/v1 "
         "for vLLM or SGLang, http://127.0.0.1:8080/v1 for llama.cpp's server), or set them "
-        "in your config."
+        "in your config. `glasscoder models list` shows the models glasscoder can pull or serve."
     )
 
 
@@ -184,7 +184,7 @@ def _pulled_file(name: str) -> Path | None:
     return pulled_path(spec) if spec is not None else None
 
 
-def _workspace_root(cwd: Path | None, session: Session | None) -> Path:
+def workspace_root(cwd: Path | None, session: Session | None) -> Path:
     if cwd is None and session is not None:
         cwd = Path(session.meta["workspace"])
     root = (cwd or Path.cwd()).resolve()
@@ -198,34 +198,35 @@ def _workspace_root(cwd: Path | None, session: Session | None) -> Path:
     return root
 
 
-def _new_session(
+def new_session(
     sessions_dir: Path, workspace: Workspace, settings: Settings, task: str | None
 ) -> Session:
     session = Session.create(
         sessions_dir,
         {"workspace": str(workspace.root), "endpoint": settings.endpoint,
          "model": settings.model, "approval": settings.approval, "task": task or "",
-         "sandbox": _sandbox_choice(settings, workspace.root).name, "status": "running"},
+         "sandbox": sandbox_choice(settings, workspace.root).name, "status": "running"},
     )  # fmt: skip
-    commands = _commands_line(settings, workspace.root)
+    commands = commands_line(settings, workspace.root)
     session.append(
         {"role": "system", "content": system_prompt(workspace, settings.approval, commands)}
     )
     return session
 
 
-def _commands_line(settings: Settings, root: Path) -> str:
-    if _sandbox_choice(settings, root).sandbox is None:
+def commands_line(settings: Settings, root: Path) -> str:
+    if sandbox_choice(settings, root).sandbox is None:
         return "disabled (no sandbox available); run_shell will refuse"
     if settings.approval == "plan":
         return "not available in plan mode"
-    if settings.approval == "auto-edit":
+    if settings.approval in ("ask", "auto-edit"):
         allowed = ", ".join(settings.allow_commands) or "none"
-        return f"only commands the user allowed run (allowed: {allowed})"
-    return "run_shell runs commands in the workspace"
+        return (f"the user is asked before each command, except allowed ones ({allowed}); "
+                "in a headless run nobody can answer, so only those run")  # fmt: skip
+    return "run_shell runs commands in the workspace, sandboxed"
 
 
-def _open_audit(session: Session, settings: Settings) -> AuditLog:
+def open_audit(session: Session, settings: Settings) -> AuditLog:
     try:
         audit = AuditLog(session.audit_path)
         if settings.sandbox == "none":
@@ -237,32 +238,46 @@ def _open_audit(session: Session, settings: Settings) -> AuditLog:
     return audit
 
 
-def _build_agent(
-    settings: Settings, workspace: Workspace, session: Session, audit: AuditLog, out: Any
+def build_agent(
+    settings: Settings,
+    workspace: Workspace,
+    session: Session,
+    audit: AuditLog,
+    out: Any,
+    ask: Any = None,
 ) -> Agent:
     from glasscoder.tools.registry import default_tools
 
     redactor = _redactor(workspace, out)
     model = _model(settings, audit, redactor)
+    ctx = tool_context(settings, workspace, PlaceholderGuard(redactor, settings.restore_secrets))
+    limits = RunLimits(settings.max_turns, settings.max_time, settings.max_tokens)
+    approval = Approval(settings.approval, settings.allow_commands,
+                        unsandboxed_chosen=settings.sandbox == "none")  # fmt: skip
+    from glasscoder.repomap.build import first_turn_map
+
+    intro = first_turn_map(workspace, settings.map_tokens, out.notice, settings.map_time)
+    return Agent(model, default_tools(), ctx, approval, session, limits, out.event, intro, ask)
+
+
+def tool_context(
+    settings: Settings, workspace: Workspace, placeholders: PlaceholderGuard | None = None
+) -> ToolContext:
+    """What the tools run with: the sandbox, limits, the linter after edits."""
     ctx = ToolContext(
         workspace=workspace,
         sandbox=_sandbox(settings, workspace.root),
         sandbox_refusal=NO_SANDBOX_REFUSAL,
         shell_timeout=settings.shell_timeout,
         output_limit=settings.output_limit,
-        placeholders=PlaceholderGuard(redactor, settings.restore_secrets),
+        placeholders=placeholders,
         test_command=settings.test_command,
     )
     if ctx.sandbox is not None and settings.lint_on_edit:
         from glasscoder.languages.feedback import EditFeedback
 
         ctx.feedback = EditFeedback(workspace.root, ctx.sandbox)
-    limits = RunLimits(settings.max_turns, settings.max_time, settings.max_tokens)
-    approval = Approval(settings.approval, settings.allow_commands)
-    from glasscoder.repomap.build import first_turn_map
-
-    intro = first_turn_map(workspace, settings.map_tokens, out.notice, settings.map_time)
-    return Agent(model, default_tools(), ctx, approval, session, limits, out.event, intro)
+    return ctx
 
 
 def _redactor(workspace: Workspace, out: Any) -> Redactor:
@@ -275,7 +290,7 @@ def _redactor(workspace: Workspace, out: Any) -> Redactor:
 
 
 def _model(settings: Settings, audit: Any, redactor: Redactor) -> Any:
-    if settings.endpoint is None:  # _choose_backend left a GGUF file in settings.model
+    if settings.endpoint is None:  # choose_model_backend left a GGUF file in settings.model
         from glasscoder.models.llamacpp import LlamaCppModel
 
         sampling = {k: v for k, v in (("temperature", settings.temperature),
@@ -305,25 +320,26 @@ def _model(settings: Settings, audit: Any, redactor: Redactor) -> Any:
     )
 
 
-def _net_proxy(settings: Settings, agent: Agent, audit: AuditLog, out: Any) -> Any:
+def net_proxy(settings: Settings, agent: Agent, audit: AuditLog, out: Any, ask: Any = None) -> Any:
     """The allow-list's proxy for this session, its decisions in the audit log; None when the
-    list is empty or the backend cannot use it (`none`: a notice that nothing is controlled)."""
-    if not settings.allow_net:
+    list is empty and nobody can be asked about other hosts, or the backend cannot use it
+    (`none`: a notice that nothing is controlled)."""
+    if not settings.allow_net and ask is None:
         return None
     from glasscoder.sandbox import netproxy
 
     sandbox = agent.ctx.sandbox
-    proxy = netproxy.start_for(sandbox, settings.allow_net, partial(audit.append, "net"))
-    if proxy is None and sandbox is not None:
+    proxy = netproxy.start_for(sandbox, settings.allow_net, partial(audit.append, "net"), ask)
+    if proxy is None and sandbox is not None and settings.allow_net:
         out.notice(f"glasscoder: {netproxy.unapplied(sandbox.name)}")
     return proxy
 
 
 def _sandbox(settings: Settings, root: Path) -> Any:
-    return _sandbox_choice(settings, root).sandbox
+    return sandbox_choice(settings, root).sandbox
 
 
-def _sandbox_choice(settings: Settings, root: Path) -> Any:
+def sandbox_choice(settings: Settings, root: Path) -> Any:
     """sandbox/choose.py's Choice for the workspace root; cheap to repeat (bwrap is probed
     once per process and workspace)."""
     from glasscoder.sandbox.choose import choose
@@ -338,7 +354,7 @@ def _task_not_started(session: Session) -> str | None:
     return session.meta.get("task") or None
 
 
-def _record_outcome(session: Session, outcome: Outcome) -> None:
+def record_outcome(session: Session, outcome: Outcome) -> None:
     session.meta.update(
         status=outcome.status, reason=outcome.reason, turns=outcome.turns,
         files_changed=outcome.files_changed,

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import sys
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,78 @@ import click
 
 from glasscoder import __version__
 from glasscoder.errors import UsageError, UserFacingError
+from glasscoder.guard.approval import MODES
 
 FORMATS = ("text", "json", "stream-json")
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """`glasscoder "TASK"`: a first word that is no command is the task (peers' habit), so
+    a typo of a command is not a task only when it is one word close to a command's name.
+    Options may follow the task (`glasscoder "fix it" --model x`): they are moved before it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        options, words = _split_options(self, args)
+        if words and words[0] not in self.commands:
+            args = options + words
+        return super().parse_args(ctx, args)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name in self.commands or name.startswith("-"):
+            return super().resolve_command(ctx, args)
+        if " " not in name.strip() and get_close_matches(name, self.commands, n=1, cutoff=0.8):
+            return super().resolve_command(ctx, args)  # "reveiw": No such command, Did you mean
+        return "task", _task_words, args
+
+
+def _split_options(group: click.Group, args: list[str]) -> tuple[list[str], list[str]]:
+    """The group's options (with their values) and the other words, each in order; after
+    `--`, everything is words."""
+    takes_value = {name for p in group.params if isinstance(p, click.Option)
+                   and not p.is_flag and not p.count for name in p.opts}  # fmt: skip
+    options: list[str] = []
+    words: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            words += args[i + 1 :]
+            break
+        if arg.startswith("-") and arg != "-":
+            options.append(arg)
+            if arg in takes_value and i + 1 < len(args):
+                options.append(args[i + 1])
+                i += 1
+        else:
+            words.append(arg)
+        i += 1
+    return options, words
+
+
+def _repeatable(name: str, metavar: str, help_text: str) -> Any:
+    """An option given any number of times; not given at all: None, so config keeps its say."""
+    return click.option(name, metavar=metavar, multiple=True, help=f"{help_text} Repeatable.",
+                        callback=lambda _c, _p, v: list(v) or None)  # fmt: skip
+
+
+@click.command("task", hidden=True, context_settings={"ignore_unknown_options": False})
+@click.argument("words", nargs=-1, required=True)
+@click.pass_context
+def _task_words(ctx: click.Context, words: tuple[str, ...]) -> None:
+    parent = ctx.parent
+    assert parent is not None  # only ever invoked as the group's subcommand
+    _start(parent, " ".join(words).strip() or None, **parent.params)
+
+
+@click.group(
+    cls=_Main,
+    subcommand_metavar="[TASK | COMMAND [ARGS]...]",
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("-p", "--prompt", "task", metavar="TASK", help="Run one task headless and exit.")
 @click.option("--output-format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
@@ -25,18 +93,30 @@ FORMATS = ("text", "json", "stream-json")
 @click.option("--model", metavar="NAME", help="Model name the endpoint serves, or a .gguf file.")
 @click.option("--api-key-env", metavar="VAR", help="Environment variable holding the API key.")
 @click.option("--max-turns", type=click.IntRange(min=1), help="Stop after N model turns.")
-@click.option("--approval", type=click.Choice(["plan", "auto-edit", "auto"]), help="What may run.")
+@click.option("--approval", type=click.Choice(MODES), help="What runs without asking (README).")
 @click.option(
     "--sandbox", metavar="NAME", help="auto (default), bwrap, landlock, seatbelt, or none (unsafe)."
 )
-@click.option(
-    "--allow-net",
-    metavar="HOST[:PORT]",
-    multiple=True,
-    callback=lambda _c, _p, v: list(v) or None,  # not given: None, so config keeps its say
-    help="Let sandboxed commands reach HOST (port 443/80 unless given); repeatable.",
+@_repeatable(
+    "--allow-net", "HOST[:PORT]", "Let sandboxed commands reach HOST (port 443/80 unless given)."
 )
-@click.option("--resume", metavar="SESSION_ID", help="Continue a saved session.")
+@click.option(
+    "--resume",
+    metavar="[SESSION_ID]",
+    is_flag=False,
+    flag_value="",
+    help="Continue a saved session; with no id, pick one of this workspace's.",
+)
+@click.option(
+    "-c", "--continue", "continue_", is_flag=True, help="Continue this workspace's latest session."
+)
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour on the terminal (auto follows the terminal and NO_COLOR).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (embedded model).")
 @click.option("--context-size", type=click.IntRange(min=1), help="Context tokens (embedded).")
 @click.option("--gpu-layers", type=click.IntRange(min=-1), help="Layers on the GPU; -1: all.")
@@ -44,12 +124,8 @@ FORMATS = ("text", "json", "stream-json")
 @click.option(
     "--n-cpu-moe", type=click.IntRange(min=0), metavar="N", help="First N layers' experts in RAM."
 )
-@click.option(
-    "--override-tensor",
-    metavar="REGEX=TYPE",
-    multiple=True,
-    callback=lambda _c, _p, v: list(v) or None,  # not given: None, so config keeps its say
-    help="Put tensors matching REGEX in buffer type TYPE (e.g. CPU); repeatable.",
+@_repeatable(
+    "--override-tensor", "REGEX=TYPE", "Put tensors matching REGEX in buffer type TYPE (e.g. CPU)."
 )
 @click.option("--pull", is_flag=True, help="Download and verify --model NAME first if needed.")
 @click.option("--trust-unpinned", is_flag=True, help="With --pull: accept an unpinned entry.")
@@ -61,20 +137,57 @@ FORMATS = ("text", "json", "stream-json")
 def cli(ctx: click.Context, **opts: Any) -> None:
     """glasscoder: a coding agent whose every byte to the model is on record.
 
-    Run a task:  glasscoder -p "fix the failing test" --endpoint http://127.0.0.1:8000/v1
+    \b
+    Interactive:  glasscoder            (or: glasscoder "explain this repo")
+    Headless:     glasscoder -p "fix the failing test" --endpoint http://127.0.0.1:8000/v1
     """
     if ctx.invoked_subcommand is not None:
         return
-    _preload_model_sdk(None if opts["resume"] else opts["cwd"] or Path.cwd())
-    from glasscoder.run import run_headless
+    _start(ctx, None, **opts)
 
-    task = (opts.pop("task") or "").strip() or None  # a blank -p is no task at all
+
+def _start(ctx: click.Context, words: str | None, **opts: Any) -> None:
+    """Interactive on a terminal unless -p; headless as before otherwise."""
+    opts = dict(opts)
+    prompt = (opts.pop("task") or "").strip() or None  # a blank -p is no task at all
+    on_terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    if prompt is None and on_terminal:
+        _preload_model_sdk(None)
+        from glasscoder.cli.interactive import run_interactive
+
+        sys.exit(run_interactive(words, opts))
+    task = prompt or words
     if task is None and not sys.stdin.isatty():
         # Bytes, decoded leniently: under a UTF-8 locale a stray byte would raise.
         task = sys.stdin.buffer.read().decode("utf-8", "replace").strip() or None
+    opts["resume"] = _headless_resume(opts.pop("resume"), opts.pop("continue_"), opts["cwd"])
+    opts.pop("color")
     if task is None and not opts["resume"]:
         raise UsageError('No task given. Pass -p "TASK" (or pipe it on stdin), or --resume ID.')
+    _preload_model_sdk(None if opts["resume"] else opts["cwd"] or Path.cwd())
+    from glasscoder.cli.run import run_headless
+
     sys.exit(run_headless(task, opts))
+
+
+def _headless_resume(resume: str | None, continue_: bool, cwd: Path | None) -> str | None:
+    """The session a headless run continues: --resume ID, or -c's latest of the workspace."""
+    if resume == "":
+        raise UsageError(
+            "--resume without an id needs a terminal to pick on; pass --resume ID "
+            "(`glasscoder sessions` lists them), or -c for the latest."
+        )
+    if continue_ and resume:
+        raise UsageError("Pass either -c/--continue or --resume ID, not both.")
+    if not continue_:
+        return resume
+    from glasscoder.agent.session import latest_session
+
+    latest = latest_session((cwd or Path.cwd()).resolve())
+    if latest is None:
+        raise UsageError("No earlier session in this workspace to continue; start one with "
+                         'glasscoder "TASK" or -p "TASK".')  # fmt: skip
+    return latest
 
 
 def _preload_model_sdk(workspace: Path | None) -> None:
@@ -110,7 +223,7 @@ def audit() -> None:
 @click.argument("session_id", required=False)
 def audit_verify(session_id: str | None) -> None:
     """Check the hash chain of one session's log (all sessions when none is named)."""
-    from glasscoder.audit_cli import verify_command
+    from glasscoder.cli.audit import verify_command
 
     sys.exit(verify_command(session_id))
 
@@ -121,7 +234,7 @@ def audit_verify(session_id: str | None) -> None:
 @click.option("--full", is_flag=True, help="Print every request whole, not only what was new.")
 def audit_show(session_id: str, as_json: bool, full: bool) -> None:
     """Print what was sent to the model, request by request."""
-    from glasscoder.audit_cli import show_command
+    from glasscoder.cli.audit import show_command
 
     show_command(session_id, as_json=as_json, full=full)
 
@@ -130,7 +243,7 @@ def audit_show(session_id: str, as_json: bool, full: bool) -> None:
 @click.option("--since", metavar="DATE", help="Only records at or after DATE (ISO date or time).")
 def audit_export(since: str | None) -> None:
     """Every session's records as JSON lines, each with its session id (docs/audit.md)."""
-    from glasscoder.audit_cli import export_command
+    from glasscoder.cli.audit import export_command
 
     sys.exit(export_command(since))
 
@@ -139,7 +252,7 @@ def audit_export(since: str | None) -> None:
 @click.argument("session_id")
 def audit_forget(session_id: str) -> None:
     """Acknowledge a session folder you removed on purpose, so `audit verify` passes again."""
-    from glasscoder.audit_cli import forget_command
+    from glasscoder.cli.audit import forget_command
 
     forget_command(session_id)
 
@@ -153,7 +266,7 @@ def models() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models_list(as_json: bool) -> None:
     """Known models: size, quantization, RAM needed, licence, serving mode, pin."""
-    from glasscoder.models_cli import list_command
+    from glasscoder.cli.models import list_command
 
     list_command(as_json)
 
@@ -163,7 +276,7 @@ def models_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models_inspect(path: Path, as_json: bool) -> None:
     """Read a GGUF header: architecture, experts, memory per token, chat template checks."""
-    from glasscoder.models_cli import inspect_command
+    from glasscoder.cli.models import inspect_command
 
     inspect_command(path, as_json)
 
@@ -176,7 +289,7 @@ def models_inspect(path: Path, as_json: bool) -> None:
 def models_verify(target: str | None, name: str | None) -> None:
     """Check a pulled model (NAME), a GGUF file (PATH) or every pulled model against its pin
     or first-use hash (exit 1 on a mismatch)."""
-    from glasscoder.models_cli import verify_target_command
+    from glasscoder.cli.models import verify_target_command
 
     sys.exit(verify_target_command(target, name))
 
@@ -186,7 +299,7 @@ def models_verify(target: str | None, name: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the raw records.")
 def models_log(check: bool, as_json: bool) -> None:
     """Show the record of every pull (pulls.jsonl), or verify its hash chain."""
-    from glasscoder.models_cli import log_command
+    from glasscoder.cli.models import log_command
 
     sys.exit(log_command(check, as_json))
 
@@ -207,7 +320,7 @@ def models_log(check: bool, as_json: bool) -> None:
 )
 def models_pull(name: str, trust_unpinned: bool, yes: bool, token_env: str | None) -> None:
     """Download NAME's file from the hub (HF_ENDPOINT), verify its SHA-256, record the pull."""
-    from glasscoder.models_cli import pull_command
+    from glasscoder.cli.models import pull_command
 
     pull_command(name, trust_unpinned, yes, token_env)
 
@@ -222,7 +335,7 @@ def models_serve_cmd(
     name: str, engine: str, gpus: int, port: int | None, context: int | None
 ) -> None:
     """Print the command that serves NAME on GPUs, and the matching glasscoder line."""
-    from glasscoder.models_cli import serve_command
+    from glasscoder.cli.models import serve_command
 
     serve_command(name, engine, gpus, port, context)
 
@@ -244,7 +357,7 @@ _SANDBOX_OPTION = click.option(
 @_SANDBOX_OPTION
 def sandbox_check(backend: str | None) -> None:
     """Which backend is active, what it protects, what is degraded and the fix (exit 1: none)."""
-    from glasscoder.sandbox_cli import check_command
+    from glasscoder.cli.sandbox import check_command
 
     sys.exit(check_command(backend))
 
@@ -260,7 +373,7 @@ def sandbox_run(
     cwd: Path | None, backend: str | None, allow_net: tuple[str, ...], argv: tuple[str, ...]
 ) -> None:
     """Run one command exactly as the agent would: glasscoder sandbox run -- CMD ARGS..."""
-    from glasscoder.sandbox_cli import run_command
+    from glasscoder.cli.sandbox import run_command
 
     sys.exit(run_command(list(argv), cwd, backend, list(allow_net)))
 
@@ -284,7 +397,7 @@ def sandbox_run(
 @click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
 def review(paths: tuple[Path, ...], fmt: str, **opts: Any) -> None:
     """Find bugs: the project's analyzers, and a model when one is configured."""
-    from glasscoder.review_cli import review_command
+    from glasscoder.cli.review import review_command
 
     sys.exit(review_command(list(paths), {"format": fmt, **opts}))
 
@@ -295,7 +408,7 @@ def review(paths: tuple[Path, ...], fmt: str, **opts: Any) -> None:
 @click.option("--focus", multiple=True, metavar="FILE", help="A file in play (repeatable).")
 def map_(path: Path | None, tokens: int | None, focus: tuple[str, ...]) -> None:
     """Print the repo map: the most relevant definitions, ranked toward the focus files."""
-    from glasscoder.map_cli import map_command
+    from glasscoder.cli.map import map_command
 
     map_command(path, tokens, focus)
 
@@ -310,9 +423,18 @@ def map_(path: Path | None, tokens: int | None, focus: tuple[str, ...]) -> None:
 def doctor(model: Path | None) -> None:
     """Check the embedded backend: llama.cpp's CPU features, a model loaded and run in the
     worker, the sandbox; each problem with its fix (exit 1 on any)."""
-    from glasscoder.doctor_cli import doctor_command
+    from glasscoder.cli.doctor import doctor_command
 
     sys.exit(doctor_command(model))
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")))
+def completion(shell: str) -> None:
+    """Print the completion script for SHELL (see README, "Shell completion")."""
+    from glasscoder.cli.completion import completion_command
+
+    completion_command(shell)
 
 
 @cli.command("sessions")
@@ -330,7 +452,7 @@ def sessions() -> None:
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="glasscoder", standalone_mode=False)
     except click.exceptions.Abort:
         _second_interrupt_ends()
         click.echo("glasscoder: aborted.", err=True)

@@ -23,10 +23,7 @@ def _to_stderr(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _size(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.2f} MB"
+_size = registry.size_text
 
 
 def _pin(model: ModelSpec) -> str:
@@ -198,13 +195,7 @@ def _print_template_warnings(path: Path, spec: ModelSpec | None) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-def require_model(name: str) -> ModelSpec:
-    spec = registry.find(name)
-    if spec is not None:
-        return spec
-    close = registry.close_names(name)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise UsageError(f"Unknown model {name!r}.{hint} Known: {', '.join(registry.names())}.")
+require_model = registry.require
 
 
 def serve_command(name: str, engine: str, gpus: int, port: int | None,
@@ -249,23 +240,14 @@ def pull_command(name: str, trust_unpinned: bool, yes: bool, token_env: str | No
     pull_model(require_model(name), trust_unpinned=trust_unpinned, yes=yes, token_env=token_env)
 
 
-def pull_model(spec: ModelSpec, *, trust_unpinned: bool, yes: bool, token_env: str | None = None,
-               say: Say = click.echo, note: Say = _to_stderr) -> Path:  # fmt: skip
-    """`models pull` itself; `-p --pull` runs this too, with its own output for the messages."""
-    from glasscoder.models import pull
+def pull_model(spec: ModelSpec, *, trust_unpinned: bool, yes: bool,
+               token_env: str | None = None) -> Path:  # fmt: skip
+    """`models pull` itself: the size asked about on a terminal, the messages printed."""
+    from glasscoder.models.pull import pull_and_report
 
-    pull.check_pullable(spec, trust_unpinned)  # refuse before anything touches the network
-    token = _token(token_env)
-    result = pull.pull(spec, trust_unpinned=trust_unpinned, token=token,
-                       confirm=lambda size: _confirm_size(spec, size, yes))  # fmt: skip
-    if result.outcome == "present":
-        say(f"{spec.name}: already pulled and verified: {result.path}")
-    else:
-        say(f"{spec.name}: ok, sha256 {result.sha256}, {_size(result.bytes)}: {result.path}")
-    if spec.sha256 is None:
-        note("unpinned: this hash was recorded on first use; later pulls and "
-             "`models verify` compare against it.")  # fmt: skip
-    return result.path
+    return pull_and_report(spec, trust_unpinned=trust_unpinned, token=_token(token_env),
+                           confirm=lambda size: _confirm_size(spec, size, yes),
+                           say=click.echo, note=_to_stderr)  # fmt: skip
 
 
 def _token(token_env: str | None) -> str | None:

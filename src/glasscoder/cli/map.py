@@ -11,6 +11,7 @@ import click
 from glasscoder.config import load_settings
 from glasscoder.errors import UsageError
 from glasscoder.ignore import SECRET_FILES
+from glasscoder.progress import progress
 from glasscoder.safetext import printable
 from glasscoder.workspace import Workspace, WorkspaceError
 
@@ -26,8 +27,10 @@ def map_command(path: Path | None, tokens: int | None, focus: tuple[str, ...]) -
     started = time.monotonic()
     index = open_index(workspace)
     try:
-        text = map_text(index, "", [_in_workspace(f, workspace) for f in focus],
-                        tokens or settings.map_tokens or DEFAULT_TOKENS)  # fmt: skip
+        focus_files = [_in_workspace(f, workspace) for f in focus]
+        with progress("mapping the repository", total=0) as advance:
+            text = map_text(index, "", focus_files,
+                            tokens or settings.map_tokens or DEFAULT_TOKENS, advance)  # fmt: skip
     except WorkspaceError as e:
         raise UsageError(f"--focus: {e}") from None
     sys.stdout.write(printable(text) if text else "(no mapped source files)\n")

@@ -1,0 +1,1 @@
+"""The interactive session: screen, input, slash commands, approvals (see cli/interactive.py)."""
