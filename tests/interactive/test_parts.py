@@ -164,3 +164,14 @@ def test_colour_follows_the_terminal_the_flag_and_no_color(monkeypatch, flag, en
         printed = os.read(leader, 65536)
     os.close(leader)
     assert (b"\x1b[32m" in printed) is coloured
+
+
+def test_the_input_history_is_the_persons_alone(tmp_path: Path) -> None:
+    from prompt_toolkit.completion import DummyCompleter
+
+    from glasscoder.interactive.prompt import make_prompt
+
+    history = tmp_path / "data" / "history"
+    make_prompt(history, DummyCompleter(), lambda: "", "auto")
+    assert history.stat().st_mode & 0o777 == 0o600
+    assert history.parent.stat().st_mode & 0o777 == 0o700

@@ -127,15 +127,21 @@ def command_prefix(command: str) -> str:
         return ""
     if not words:
         return ""
-    if len(words) > 1 and words[0] in _SUBCOMMAND_TOOLS and not words[1].startswith("-"):
-        return shlex.join(words[:2])
-    return shlex.join(words[:1])
+    if words[0] not in _SUBCOMMAND_TOOLS and not _INTERPRETER.fullmatch(words[0]):
+        return shlex.join(words[:1])
+    if len(words) < 2 or words[1].startswith("-"):
+        return ""  # `git -c ...`, `python3 -c ...`: a yes to all of git or python is too wide
+    return shlex.join(words[:2])
 
 
 _SUBCOMMAND_TOOLS = frozenset(
     {"git", "npm", "pnpm", "yarn", "cargo", "go", "make", "uv", "pip", "poetry", "docker",
      "bundle", "gradle", "mvn", "dotnet", "deno", "bun", "npx"}
 )  # fmt: skip
+
+
+# A yes to an interpreter is a yes to every program: it covers the script named, not more.
+_INTERPRETER = re.compile(r"(python[0-9.]*|node|bash|sh|zsh|ruby|perl|php|deno|bun|lua)")
 
 
 def command_allowed(command: str, allowed: list[str]) -> bool:

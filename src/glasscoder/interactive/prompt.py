@@ -7,6 +7,7 @@ breaks (bracketed paste). History lives in the person's data folder, never in th
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -84,6 +85,8 @@ def make_prompt(
     history: Path, completer: Completer, toolbar: Callable[[], str], color: str
 ) -> PromptSession[str]:
     history.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # What was typed may hold a secret: the file is the person's alone.
+    os.close(os.open(history, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     return PromptSession(
         history=FileHistory(str(history)),
         completer=completer,
