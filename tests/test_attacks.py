@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 import glasscoder.cli.run
-from glasscoder import cli
 from glasscoder.agent.session import Session
+from glasscoder.cli import main as cli
 from glasscoder.cli.output import JsonOutput, StreamJsonOutput, TextOutput
 from glasscoder.guard.approval import command_allowed
 from glasscoder.guard.audit import verify

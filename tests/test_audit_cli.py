@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from glasscoder.agent.session import Session
-from glasscoder.cli import main
+from glasscoder.cli.main import main
 from glasscoder.config import data_home
 from glasscoder.guard.audit import AuditLog
 

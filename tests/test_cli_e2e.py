@@ -141,7 +141,7 @@ def test_stream_json_events_and_text_output(buggy_repo, xdg) -> None:
 
 # glasscoder with the landlock fallback reported missing, as on a kernel without Landlock.
 NO_LANDLOCK = ("import glasscoder.sandbox.choose as c; c.landlock_status = lambda: "
-               "c.Status(False, 'Landlock is not enabled'); from glasscoder.cli import main; "
+               "c.Status(False, 'Landlock is not enabled'); from glasscoder.cli.main import main; "
                "main()")  # fmt: skip
 
 

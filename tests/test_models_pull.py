@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from glasscoder.cli import main
+from glasscoder.cli.main import main
 from glasscoder.guard import audit
 from glasscoder.models import memory, pull, registry
 from tests.fakes.fake_hub import FakeHub

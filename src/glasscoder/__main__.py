@@ -7,6 +7,6 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from glasscoder.cli import main
+from glasscoder.cli.main import main
 
 main()

@@ -51,7 +51,7 @@ def test_bad_input_is_one_clear_line(repo: Path) -> None:
 def test_missing_grammars_name_the_extra(repo: Path) -> None:
     code = (
         "import sys; sys.modules['tree_sitter_language_pack'] = None\n"
-        "from glasscoder.cli import main; sys.argv = ['glasscoder', 'map']; main()"
+        "from glasscoder.cli.main import main; sys.argv = ['glasscoder', 'map']; main()"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
                           text=True, timeout=60)  # fmt: skip

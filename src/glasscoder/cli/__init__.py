@@ -1,5 +1,2 @@
-"""The command-line entry points: one module per command, the click group in main.py."""
-
-from glasscoder.cli.main import main
-
-__all__ = ["main"]
+"""The command-line entry points: the click group in main.py (`glasscoder.cli.main:main`),
+one module per command beside it."""
