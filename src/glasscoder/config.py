@@ -58,6 +58,9 @@ class Settings:
     # and its first token (a long prompt on a slow server takes a while to start).
     request_timeout: float = 600.0
     first_token_timeout: float = 300.0
+    # The model's context window in tokens when the server does not say (None: ask it; the
+    # embedded model's is context_size). The conversation is compacted to stay inside it.
+    context_window: int | None = None
     # The embedded model (--model PATH.gguf): llama.cpp's context, CPU threads, GPU layers.
     context_size: int = 8192
     threads: int | None = None  # None: llama.cpp's choice
@@ -235,7 +238,7 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
         "memory_check": bool, "lint_on_edit": bool,
         "allow_commands": list, "ignore": list, "deny": list, "allow_net": list,
         "cpu_moe": bool, "n_cpu_moe": int, "override_tensor": list,
-        "map_tokens": int, "map_time": float,
+        "map_tokens": int, "map_time": float, "context_window": int,
     }.get(name, str)  # fmt: skip
     try:
         if expected is bool and isinstance(value, str):
@@ -276,6 +279,8 @@ def _validate(s: Settings) -> None:
         raise UsageError("map_time must be 0 (wait for the repo map) or a number of seconds.")
     if not s.context_size > 0 or (s.threads is not None and not s.threads > 0):
         raise UsageError("context_size and threads must be greater than 0.")
+    if s.context_window is not None and not s.context_window >= 256:
+        raise UsageError("context_window must be a number of tokens (at least 256).")
     if s.gpu_layers < -1:
         raise UsageError("gpu_layers must be -1 (all), 0 (none) or a number of layers.")
     from glasscoder.models.placement import overrides_from_settings

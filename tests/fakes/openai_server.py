@@ -21,7 +21,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -78,8 +78,14 @@ class FakeOpenAIServer:
         model: str = "fake-model",
         api_key: str | None = None,  # when set, requests without "Bearer <api_key>" get 401
         chunk_size: int = 7,
+        max_model_len: int | None = None,  # said in GET /v1/models, as vLLM says it
+        context_tokens: int | None = None,  # a longer prompt gets vLLM's HTTP 400
+        summary_reply: str | None = None,  # the answer to a request with no tools (a summary)
     ) -> None:
+        self.summary_reply = summary_reply
         self.model = model
+        self.max_model_len = max_model_len
+        self.context_tokens = context_tokens
         self.api_key = api_key
         self.chunk_size = chunk_size
         self.requests: list[RecordedRequest] = []
@@ -143,6 +149,12 @@ class FakeOpenAIServer:
             self.requests.append(request)
 
 
+def prompt_tokens(request: Any) -> int:
+    """The fake's token count of a request: its messages' JSON, four characters a token."""
+    messages = request.get("messages") if isinstance(request, dict) else None
+    return len(json.dumps(messages)) // 4 if messages else 0
+
+
 def unused_port() -> int:
     """A local port with nothing listening on it: a dead endpoint."""
     with socket.socket() as s:
@@ -171,7 +183,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         rec = self._record(b"")
         if self.path == MODELS_PATH:
-            models = {"object": "list", "data": [{"id": self.fake.model, "object": "model"}]}
+            entry: dict[str, Any] = {"id": self.fake.model, "object": "model"}
+            if self.fake.max_model_len:
+                entry["max_model_len"] = self.fake.max_model_len
+            models = {"object": "list", "data": [entry]}
             self._send_json(200, models, rec)
         else:
             self._send_error(404, f"no route GET {self.path}", rec)
@@ -183,11 +198,24 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_error(404, f"no route POST {self.path}", rec)
         if self.fake.api_key and self.headers.get("Authorization") != f"Bearer {self.fake.api_key}":
             return self._send_error(401, "Incorrect API key provided.", rec)
-        reply = self.fake.next_reply()
+        used = prompt_tokens(rec.json)
+        limit = self.fake.context_tokens
+        if limit is not None and used > limit:  # vLLM's words, checked by glasscoder's parser
+            message = (f"This model's maximum context length is {limit} tokens. However, you "
+                       f"requested {used} tokens in the messages. Please reduce the length of "
+                       "the messages.")  # fmt: skip
+            return self._send_error(400, message, rec)
+        asks_summary = isinstance(rec.json, dict) and not rec.json.get("tools")
+        if self.fake.summary_reply is not None and asks_summary:
+            reply: FakeReply | None = FakeReply(content=self.fake.summary_reply)
+        else:
+            reply = self.fake.next_reply()
         if reply is None:
             return self._send_error(500, "FakeOpenAIServer has no scripted reply left", rec)
         if reply.delay:
             self.fake.stopping.wait(reply.delay)
+        if limit is not None and reply.usage is not None:  # a window: count as it counts
+            reply = replace(reply, usage={**reply.usage, "prompt_tokens": used})
         self._answer(reply, rec)
 
     @property

@@ -17,10 +17,14 @@ from typing import Any
 
 from glasscoder import textcut
 from glasscoder.agent.changes import ChangeTracker
+from glasscoder.agent.compaction import (
+    Compaction,
+    Compactor,
+)
 from glasscoder.agent.session import Session
 from glasscoder.errors import ModelUnavailable
 from glasscoder.guard.approval import Answer, Approval, Request, command_prefix
-from glasscoder.models.base import Model, OutOfTime, Reply, ToolCall, Usage
+from glasscoder.models.base import ContextTooLong, Model, OutOfTime, Reply, ToolCall, Usage
 from glasscoder.tools.base import Observation, Tool, ToolContext, ToolError, schema_for
 from glasscoder.workspace import WorkspaceError
 
@@ -63,6 +67,7 @@ class Agent:
         emit: Callable[[Event], None] | None = None,
         task_context: Callable[[str], str] | None = None,  # e.g. the repo map for a task
         ask: Callable[[Request], Answer] | None = None,  # None: headless, nobody to ask
+        context_window: int | None = None,  # the setting; None: the model's own, if it says
     ) -> None:
         self.ask = ask
         self.model, self.ctx, self.approval, self.session = model, ctx, approval, session
@@ -72,6 +77,7 @@ class Agent:
         self.tools = {t.name: t for t in tools if approval.offers(t)}
         self.hidden = {t.name for t in tools} - self.tools.keys()
         self.schemas = [schema_for(t) for t in self.tools.values()]
+        self.compactor = Compactor(model, session, len(json.dumps(self.schemas)), context_window)
         self._last_call: tuple[str, str] | None = None
         self._repeats = 0
         self._seen_ids: set[str] = set()
@@ -125,14 +131,14 @@ class Agent:
 
     def step(self, state: _RunState) -> Reply:
         """One turn: one model call, then every tool call it asked for."""
-        cap_time = getattr(self.model, "cap_time", None)
-        if cap_time is not None:  # max_time holds during a request too
-            cap_time(self.limits.max_time - (time.monotonic() - state.started))
-        reply = self.model.complete(
-            self.session.messages,
-            self.schemas,
-            on_text=lambda t: self.emit({"type": "text", "text": t}),
-        )
+        self.compact("window", state)
+        try:
+            reply = self._request(state)
+        except ContextTooLong:  # the window was smaller than known, or unknown: once more
+            if self.compact("context error", state, force=True) is None:
+                raise
+            reply = self._request(state)
+        self.compactor.learn(reply.usage.prompt_tokens)
         state.turns += 1
         state.usage.add(reply.usage)
         self._give_ids(reply.tool_calls, state.turns)
@@ -160,6 +166,27 @@ class Agent:
                 held, self._held_signal = self._held_signal, None
                 raise Terminated if held == signal.SIGTERM else KeyboardInterrupt
         return reply
+
+    def _request(self, state: _RunState) -> Reply:
+        cap_time = getattr(self.model, "cap_time", None)
+        if cap_time is not None:  # max_time holds during a request too
+            cap_time(self.limits.max_time - (time.monotonic() - state.started))
+        return self.model.complete(
+            self.session.messages,
+            self.schemas,
+            on_text=lambda t: self.emit({"type": "text", "text": t}),
+        )
+
+    def compact(self, reason: str, state: _RunState | None = None,
+                force: bool = False) -> Compaction | None:  # fmt: skip
+        """Fit the conversation in the window now (see Compactor.compact); the summary
+        request's tokens count toward the run's usage."""
+        result = self.compactor.compact(reason, force)
+        if result is not None:
+            if state is not None:
+                state.usage.add(result.usage)
+            self.emit({"type": "compaction", **result.note()})
+        return result
 
     def _execute(self, call: ToolCall) -> Observation:
         tool = self.tools.get(call.name)

@@ -30,6 +30,8 @@ from glasscoder.guard.audit_ledger import record_chained
 from glasscoder.models.base import Message
 from glasscoder.safetext import scrub
 
+COMPACTION = "compaction"  # a transcript line that replaces parts of what came before it
+Splice = list[Any]  # [start, end, [messages]]: messages[start:end] replaced
 SESSION_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 
 
@@ -103,14 +105,21 @@ class Session:
         if torn is not None and verify:  # cut only once the rest proved sound: evidence
             with session.transcript_path.open("r+b") as f:
                 f.truncate(torn)
-        session.messages = lines
+        try:
+            session.messages = _replay(lines)
+        except ValueError as e:
+            raise UsageError(f"Session '{sid}' cannot be resumed: {e}.") from None
         return session
 
     def append(self, message: Message) -> Message:
         """Store message (made JSON-safe: see safetext.scrub) and return what was stored."""
         message = scrub(message)
         self.messages.append(message)
-        line = encode(message)
+        self._write_line(message)
+        return message
+
+    def _write_line(self, record: dict[str, Any]) -> None:
+        line = encode(record)
         if self.chain is not None:
             line = self.chain.seal(line)
         with self.transcript_path.open("a", encoding="utf-8") as f:
@@ -119,7 +128,13 @@ class Session:
             os.fsync(f.fileno())
         if self.chain is not None:
             self.chain.write_head()
-        return message
+
+    def compact(self, splices: list[Splice], note: dict[str, Any]) -> None:
+        """Replace parts of the conversation (agent/compaction.py): applied to `messages` and
+        written as one "compaction" line, which a resume applies in turn; the lines before it
+        stay as they were, so the transcript keeps every message ever sent."""
+        self.messages = apply_splices(self.messages, splices)
+        self._write_line(scrub({"role": COMPACTION, "splices": splices, "note": note}))
 
     def save_meta(self) -> None:
         self.meta["updated"] = _now()
@@ -138,6 +153,15 @@ def list_sessions(sessions_dir: Path) -> list[dict[str, Any]]:
         if isinstance(meta, dict):
             found.append(meta)
     return found
+
+
+def apply_splices(messages: list[Message], splices: list[Splice]) -> list[Message]:
+    """`messages` with each [start, end, replacement] applied, the highest start first (so
+    one splice's indices never shift another's)."""
+    result = list(messages)
+    for start, end, replacement in sorted(splices, key=lambda s: s[0], reverse=True):
+        result[start:end] = replacement
+    return result
 
 
 def workspace_sessions(root: Path, sessions_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -176,6 +200,17 @@ def _read_transcript(path: Path) -> tuple[list[Message], int | None]:
     return [_message(line, number) for number, line in enumerate(lines, 1)], torn
 
 
+def _replay(records: list[Message]) -> list[Message]:
+    """The conversation as it stands: the messages, with each compaction line applied."""
+    messages: list[Message] = []
+    for number, record in enumerate(records, 1):
+        if record.get("role") == COMPACTION:
+            messages = apply_splices(messages, _splices(record, number, len(messages)))
+        else:
+            messages.append(record)
+    return messages
+
+
 def _message(line: str, number: int) -> Message:
     try:
         message = json.loads(line)
@@ -184,6 +219,19 @@ def _message(line: str, number: int) -> Message:
     if not _well_formed(message):
         raise ValueError(f"line {number} of its transcript is damaged")
     return message
+
+
+def _splices(record: dict[str, Any], number: int, count: int) -> list[Splice]:
+    splices = record.get("splices")
+    ok = isinstance(splices, list) and all(
+        isinstance(s, list) and len(s) == 3 and type(s[0]) is int and type(s[1]) is int
+        and 0 <= s[0] <= s[1] <= count and isinstance(s[2], list)
+        and all(_well_formed(m) and m.get("role") != COMPACTION for m in s[2])
+        for s in splices
+    )  # fmt: skip
+    if not ok:
+        raise ValueError(f"line {number} of its transcript is damaged")
+    return splices
 
 
 def _well_formed(message: Any) -> bool:

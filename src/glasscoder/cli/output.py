@@ -40,6 +40,16 @@ def refused_line(refused: list[dict[str, str]], shown: int = 3) -> str:
             f"{'; '.join(calls)}{more}")  # fmt: skip
 
 
+def compaction_line(event: dict[str, Any]) -> str:
+    """One line on a compaction: why, what was done, the size before and after."""
+    done = [f"{event['stubbed']} tool output(s) stubbed"] if event.get("stubbed") else []
+    if event.get("summarised"):
+        done.append(f"{event['summarised']} message(s) summarised")
+    before, after = event.get("tokens_before", 0), event.get("tokens_after", 0)
+    return (f"glasscoder: context compacted ({event.get('reason')}): "
+            f"{', '.join(done) or 'nothing'}; ~{before:,} -> ~{after:,} tokens")  # fmt: skip
+
+
 def _usage_object(usage: Usage) -> dict[str, int]:
     obj = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens}
     # Only embedded models count KV-cache use; servers' results keep their two keys. The pair
@@ -82,6 +92,8 @@ class TextOutput:
             self._turn_text, self._shown, self._streamed = "", 0, False
             for call in event.get("tool_calls") or []:
                 self.notice(f"> {call['function']['name']} {_brief(call['function']['arguments'])}")
+        elif kind == "compaction":
+            self.notice(compaction_line(event))
         elif kind == "tool_result" and event["is_error"]:
             self.notice(f"  {event['content'].splitlines()[0][:200] if event['content'] else ''}")
 

@@ -257,7 +257,21 @@ def build_agent(
     from glasscoder.repomap.build import first_turn_map
 
     intro = first_turn_map(workspace, settings.map_tokens, out.notice, settings.map_time)
-    return Agent(model, default_tools(), ctx, approval, session, limits, out.event, intro, ask)
+    emit = _audited_compactions(out.event, audit)
+    return Agent(model, default_tools(), ctx, approval, session, limits, emit, intro, ask,
+                 settings.context_window)  # fmt: skip
+
+
+def _audited_compactions(emit: Any, audit: AuditLog) -> Any:
+    """Events as they go to the output; a compaction also to the audit log (what the model
+    stops seeing is on record as much as what it sees)."""
+
+    def both(event: dict[str, Any]) -> None:
+        if event.get("type") == "compaction":
+            audit.append("compaction", {k: v for k, v in event.items() if k != "type"})
+        emit(event)
+
+    return both
 
 
 def tool_context(

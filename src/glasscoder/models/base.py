@@ -73,7 +73,8 @@ class Model(Protocol):
         """One model turn. ``on_text`` receives content as it streams, when streaming.
 
         A model that can stop a request part-way also has ``cap_time(seconds)``: the run's
-        time left, which the next ``complete`` may not exceed (it raises OutOfTime)."""
+        time left, which the next ``complete`` may not exceed (it raises OutOfTime). One that
+        knows its context window says so with ``context_window() -> int | None``."""
         ...
 
 
@@ -84,3 +85,8 @@ class ModelError(ModelUnavailable):
 class OutOfTime(ModelError):
     """A request was stopped because the run's max_time ran out during it (not a failure of
     the endpoint: the run ends as failed, reason max_time)."""
+
+
+class ContextTooLong(ModelError):
+    """The conversation no longer fits the model's context window (a server's HTTP 400, the
+    embedded model's own check): the agent compacts the history and tries once more."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from glasscoder.errors import UsageError
-from glasscoder.models.base import ModelError
+from glasscoder.models.base import ContextTooLong
 from glasscoder.models.placement import OverrideArray, buffer_types, load_llama
 
 # Text that ends a turn in common templates, besides what the GGUF marks as end-of-generation.
@@ -122,7 +122,7 @@ class Engine:
     def _budget(self, prompt_tokens: int, max_tokens: int | None) -> int:
         room = self._llm.n_ctx() - prompt_tokens
         if room <= 0:
-            raise ModelError(
+            raise ContextTooLong(
                 f"The conversation ({prompt_tokens} tokens) no longer fits the embedded model's "
                 f"context of {self._llm.n_ctx()} tokens; raise context_size or start a new task."
             )

@@ -110,6 +110,7 @@ class LlamaCppModel:
         self._audit = audit
         self._redact = redact  # the same secret redaction a server request gets
         overrides = overrides_from_settings(override_tensor, cpu_moe, n_cpu_moe)
+        self._n_ctx = n_ctx
         params = {"n_ctx": n_ctx, "n_threads": n_threads, "n_gpu_layers": n_gpu_layers,
                   "seed": seed}  # fmt: skip
         sampling = {"temp": temperature, "top_p": top_p, "top_k": top_k, "min_p": 0.0}
@@ -163,6 +164,10 @@ class LlamaCppModel:
         if self._worker is not None:
             self._worker.close()
             self._worker = None
+
+    def context_window(self) -> int | None:
+        """llama.cpp's context, as loaded (context_size)."""
+        return self._n_ctx
 
     def cap_time(self, seconds: float) -> None:
         """The run's time left (max_time): the next turn is stopped when it runs out."""

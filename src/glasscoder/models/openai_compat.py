@@ -30,7 +30,15 @@ from glasscoder.guard.egress import (
     make_http_client,
     no_redaction,
 )
-from glasscoder.models.base import Message, ModelError, OutOfTime, Reply, ToolCall, Usage
+from glasscoder.models.base import (
+    ContextTooLong,
+    Message,
+    ModelError,
+    OutOfTime,
+    Reply,
+    ToolCall,
+    Usage,
+)
 from glasscoder.models.textgate import TextGate
 from glasscoder.models.toolcalls import (
     assistant_turns,
@@ -60,6 +68,14 @@ _SDK_HEADERS = (
 _EXCERPT_CHARS = 300
 # Delta fields that carry generated tokens (reasoning models stream thoughts before content).
 _TOKEN_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")
+
+
+# How servers say a prompt is over the window: vLLM, llama.cpp's server, SGLang, OpenAI, others.
+_CONTEXT_FULL = re.compile(
+    r"maximum context length|context length|context_length_exceeded|context window|"
+    r"exceeds the available context|too many tokens|prompt is too long|input is too long",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -117,6 +133,7 @@ class OpenAICompatModel:
         self._headers: dict[str, Any] = {name: openai.Omit() for name in _SDK_HEADERS}
         self._headers["User-Agent"] = f"glasscoder/{__version__}"
         self._send_stream_options = True  # cleared when the server rejects stream_options
+        self._window: int | None = None  # 0: asked, not known
         self._client = openai.OpenAI(
             base_url=endpoint,
             api_key=api_key or "not-needed",
@@ -277,7 +294,30 @@ class OpenAICompatModel:
                 f"'{self.name}' (GET {self.endpoint}/models lists them) and that the endpoint "
                 "ends with the server's /v1 path, e.g. http://127.0.0.1:8000/v1."
             )
+        if status in (400, 413) and _CONTEXT_FULL.search(_excerpt(exc)):
+            return ContextTooLong(f"{where} answered HTTP {status}: {_excerpt(exc)}")
         return ModelError(f"{where} answered HTTP {status}: {_excerpt(exc)}")
+
+    def context_window(self) -> int | None:
+        """The server's context length for this model when its model list says (vLLM's
+        `max_model_len`, others' `context_length`); asked once, through the audited client."""
+        if self._window is None:
+            self._window = self._ask_window() or 0
+        return self._window or None
+
+    def _ask_window(self) -> int | None:
+        try:
+            listing = self._client.models.list(extra_headers=self._headers)
+            models = list(listing.data)
+        except Exception:  # an old server without the route: the window stays unknown
+            return None
+        for model in sorted(models, key=lambda m: getattr(m, "id", "") != self.name):
+            extra = getattr(model, "model_extra", None) or {}
+            for key in ("max_model_len", "context_length", "context_window", "max_context_length"):
+                value = extra.get(key)
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                    return value
+        return None
 
     def _unreachable(self, exc: Any) -> ModelError:
         if isinstance(exc, self._sdk.APITimeoutError):

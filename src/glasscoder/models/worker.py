@@ -28,7 +28,7 @@ from functools import partial
 from typing import Any
 
 from glasscoder.errors import UsageError
-from glasscoder.models.base import ModelError
+from glasscoder.models.base import ContextTooLong, ModelError
 from glasscoder.models.engine import Engine, LoadRequest, system_info
 from glasscoder.models.frames import receive, send, waiting
 from glasscoder.models.placement import buffer_types
@@ -94,6 +94,7 @@ def serve(requests: int, replies: int) -> None:
             send(replies, {"ok": reply})
         except (UsageError, ModelError) as exc:
             kind = "usage" if isinstance(exc, UsageError) else "model"
+            kind = "context" if isinstance(exc, ContextTooLong) else kind
             send(replies, {"error": str(exc), "kind": kind})
         except Exception as exc:  # llama.cpp's own errors: said to the parent, the worker lives
             send(replies, {"error": f"{type(exc).__name__}: {exc}", "kind": "internal"})

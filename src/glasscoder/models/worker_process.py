@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from glasscoder.errors import UsageError
 from glasscoder.models import frames
-from glasscoder.models.base import ModelError
+from glasscoder.models.base import ContextTooLong, ModelError
 
 PORTABLE_FIX = (
     "install the portable llama.cpp build: in a glasscoder checkout run "
@@ -245,6 +245,8 @@ def _error(reply: dict[str, Any]) -> Exception:
         return UsageError(reply["error"])
     if reply.get("kind") == "model":
         return ModelError(reply["error"])
+    if reply.get("kind") == "context":
+        return ContextTooLong(reply["error"])
     return ModelError(f"The embedded model failed: {reply['error']}")
 
 
