@@ -307,6 +307,8 @@ def test_by_default_commands_run_in_the_sandbox_without_asking(buggy_repo, xdg) 
     assert proc.returncode == 0 and result["refused"] == [], proc.stderr
     tool_results = [m for m in srv.requests[-1].json["messages"] if m["role"] == "tool"]
     assert "1 passed" in tool_results[-1]["content"]
+    assert (buggy_repo / "__pycache__").is_dir()  # the test run left its caches ...
+    assert result["files_changed"] == ["calc.py"]  # ... which are no change of the task's
 
 
 def test_a_task_as_first_argument_without_a_terminal_runs_headless(buggy_repo, xdg) -> None:

@@ -47,3 +47,14 @@ def test_the_persons_own_filter_drivers_are_left_alone(
     options = _no_filters(buggy_repo)
     assert "filter.evil.clean=" in options and "filter.evil.required=false" in options
     assert not any("lfs" in option for option in options)
+
+
+@pytest.mark.parametrize(("path", "generated"), [
+    ("__pycache__/calc.cpython-311.pyc", True), ("pkg/__pycache__/x.pyc", True),
+    (".pytest_cache/v/cache/nodeids", True), ("src/Main.class", True), (".coverage", True),
+    ("calc.py", False), ("cache.py", False), ("docs/.cachefile", False),
+])  # fmt: skip
+def test_caches_and_compiled_files_are_not_changes(path: str, generated: bool) -> None:
+    from glasscoder.agent.changes import is_generated
+
+    assert is_generated(path) is generated

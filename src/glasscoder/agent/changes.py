@@ -17,6 +17,21 @@ from pathlib import Path
 
 from glasscoder.sandbox import hostpaths
 
+# What test runs and builds leave behind: never a change of the task's, whatever the ignore
+# rules say (a repository without a .gitignore still gets no __pycache__ in files_changed).
+GENERATED_DIRS = frozenset(
+    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", ".tox",
+     ".nox", ".gradle", ".eslintcache", ".cache", ".parcel-cache", ".next", ".turbo"}
+)  # fmt: skip
+GENERATED_SUFFIXES = (".pyc", ".pyo", ".class", ".o", ".obj")
+
+
+def is_generated(path: str) -> bool:
+    """A cache or compiled file a command wrote, not a change to report."""
+    parts = path.split("/")
+    return bool(GENERATED_DIRS.intersection(parts[:-1])) or path.endswith(GENERATED_SUFFIXES) \
+        or parts[-1] in (".coverage", ".eslintcache")  # fmt: skip
+
 
 class ChangeTracker:
     """Snapshot dirty and untracked files now; `changed()` lists what differs later."""

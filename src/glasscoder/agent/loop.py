@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glasscoder import textcut
-from glasscoder.agent.changes import ChangeTracker
+from glasscoder.agent.changes import ChangeTracker, is_generated
 from glasscoder.agent.compaction import (
     Compaction,
     Compactor,
@@ -104,7 +104,10 @@ class Agent:
             outcome = state.outcome("failed", "max_time", str(e))
         except ModelUnavailable as e:  # turns and usage so far still count
             outcome = state.outcome("error", "model_error", str(e))
-        outcome.files_changed = sorted(state.changed | tracker.changed())
+        outcome.files_changed = sorted(
+            path for path in state.changed | tracker.changed()
+            if not is_generated(path) and not self.ctx.workspace.is_ignored(path)
+        )  # fmt: skip
         outcome.refused = list(self.refused)
         return outcome
 
