@@ -72,6 +72,10 @@ class Settings:
     cpu_moe: bool = False
     n_cpu_moe: int = 0
     override_tensor: list[str] = field(default_factory=list)
+    # Checkpoints before each turn that may change files, for undo (agent/undo.py); files
+    # larger than this are not kept (and an undo leaves them as they are).
+    checkpoints: bool = True
+    checkpoint_max_file_bytes: int = 5 * 1024 * 1024
     shell_timeout: float = 120.0
     output_limit: int = 16_000
     ignore: list[str] = field(default_factory=list)
@@ -239,6 +243,7 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
         "allow_commands": list, "ignore": list, "deny": list, "allow_net": list,
         "cpu_moe": bool, "n_cpu_moe": int, "override_tensor": list,
         "map_tokens": int, "map_time": float, "context_window": int,
+        "checkpoints": bool, "checkpoint_max_file_bytes": int,
     }.get(name, str)  # fmt: skip
     try:
         if expected is bool and isinstance(value, str):

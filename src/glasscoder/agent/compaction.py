@@ -74,9 +74,9 @@ class Compactor:
         self.gauge = Gauge()
 
     def learn(self, prompt_tokens: int) -> None:
-        """Calibrate the gauge on the request just answered (the conversation before it)."""
-        sent = self.session.messages[:-1] if self.session.messages else []
-        self.gauge.learn(size(sent) + self.schema_chars, prompt_tokens)
+        """Calibrate the gauge on the request just answered: call it before the reply is
+        added to the conversation, which is then exactly what was sent."""
+        self.gauge.learn(size(self.session.messages) + self.schema_chars, prompt_tokens)
 
     def context_window(self) -> int | None:
         """The window in tokens: the `context_window` setting, else what the model says."""

@@ -17,11 +17,13 @@ from typing import Any
 
 from glasscoder import textcut
 from glasscoder.agent.changes import ChangeTracker, is_generated
+from glasscoder.agent.checkpoints import CheckpointError, Checkpoints
 from glasscoder.agent.compaction import (
     Compaction,
     Compactor,
 )
 from glasscoder.agent.session import Session
+from glasscoder.agent.undo import turn_label
 from glasscoder.errors import ModelUnavailable
 from glasscoder.guard.approval import Answer, Approval, Request, command_prefix
 from glasscoder.models.base import ContextTooLong, Model, OutOfTime, Reply, ToolCall, Usage
@@ -68,8 +70,10 @@ class Agent:
         task_context: Callable[[str], str] | None = None,  # e.g. the repo map for a task
         ask: Callable[[Request], Answer] | None = None,  # None: headless, nobody to ask
         context_window: int | None = None,  # the setting; None: the model's own, if it says
+        checkpoints: Checkpoints | None = None,  # None: no checkpoints, no undo
     ) -> None:
         self.ask = ask
+        self.checkpoints = checkpoints
         self.model, self.ctx, self.approval, self.session = model, ctx, approval, session
         self.task_context = task_context
         self.limits = limits or RunLimits()
@@ -146,6 +150,7 @@ class Agent:
         state.usage.add(reply.usage)
         self._give_ids(reply.tool_calls, state.turns)
         stored = self.session.append(reply.to_message())
+        self._checkpoint(reply.tool_calls, state.turns)
         self.emit({"type": "assistant", "turn": state.turns, **stored,
                    "usage": {"prompt_tokens": reply.usage.prompt_tokens,
                              "completion_tokens": reply.usage.completion_tokens}})  # fmt: skip
@@ -169,6 +174,21 @@ class Agent:
                 held, self._held_signal = self._held_signal, None
                 raise Terminated if held == signal.SIGTERM else KeyboardInterrupt
         return reply
+
+    def _checkpoint(self, calls: list[ToolCall], turn: int) -> None:
+        """Before a turn that may change files (an edit, a command), the files as they are."""
+        changing = [c.name for c in calls
+                    if c.name not in self.tools or not self.tools[c.name].read_only]  # fmt: skip
+        if self.checkpoints is None or not changing:
+            return
+        label = turn_label(self.session.id, turn, ", ".join(dict.fromkeys(changing)))
+        try:
+            taken = self.checkpoints.snapshot(label)
+        except (CheckpointError, OSError) as e:  # no undo for this turn; the work goes on
+            self.emit({"type": "checkpoint", "error": f"no checkpoint for this turn: {e}"})
+            return
+        self.emit({"type": "checkpoint", "id": taken.id, "label": label,
+                   "skipped": len(taken.skipped)})  # fmt: skip
 
     def _request(self, state: _RunState) -> Reply:
         cap_time = getattr(self.model, "cap_time", None)

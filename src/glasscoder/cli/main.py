@@ -437,6 +437,32 @@ def completion(shell: str) -> None:
     completion_command(shell)
 
 
+@cli.command("undo")
+@click.option("--session", "session_id", metavar="ID", help="Default: this workspace's latest.")
+@click.option("--turns", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Changing turns to take back.")  # fmt: skip
+@click.option("--all", "to_start", is_flag=True, help="Back to the session's start.")
+@click.option("--redo", is_flag=True, help="Take back the latest undo.")
+@click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
+def undo(session_id: str | None, turns: int, to_start: bool, redo: bool,
+         cwd: Path | None) -> None:  # fmt: skip
+    """Restore the files as they were before a session's last changing turn (or N, or all);
+    prints the diff it applied (exit 1: some files had to be left as they are)."""
+    from glasscoder.cli.undo import undo_command
+
+    sys.exit(undo_command(cwd, session_id, turns, to_start, redo))
+
+
+@cli.command("checkpoints")
+@click.argument("session_id", required=False)
+@click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), help="Workspace root.")
+def checkpoints(session_id: str | None, cwd: Path | None) -> None:
+    """List a session's checkpoints (default: this workspace's latest session)."""
+    from glasscoder.cli.undo import checkpoints_command
+
+    checkpoints_command(cwd, session_id)
+
+
 @cli.command("sessions")
 def sessions() -> None:
     """List saved sessions."""

@@ -94,6 +94,8 @@ class TextOutput:
                 self.notice(f"> {call['function']['name']} {_brief(call['function']['arguments'])}")
         elif kind == "compaction":
             self.notice(compaction_line(event))
+        elif kind == "checkpoint" and event.get("error"):
+            self.notice(f"glasscoder: {event['error']}")
         elif kind == "tool_result" and event["is_error"]:
             self.notice(f"  {event['content'].splitlines()[0][:200] if event['content'] else ''}")
 

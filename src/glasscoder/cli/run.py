@@ -96,8 +96,7 @@ def _run_session(
     finally:
         if proxy is not None:
             proxy.close()
-        if close_model := getattr(agent.model, "close", None):  # the embedded model's worker
-            close_model()
+        close_agent(agent)
     record_outcome(session, outcome)
     out.final(outcome, session.id, egress_summary(session, audit_start, out))
     return EXIT_CODES[outcome.status]
@@ -259,7 +258,29 @@ def build_agent(
     intro = first_turn_map(workspace, settings.map_tokens, out.notice, settings.map_time)
     emit = _audited_compactions(out.event, audit)
     return Agent(model, default_tools(), ctx, approval, session, limits, emit, intro, ask,
-                 settings.context_window)  # fmt: skip
+                 settings.context_window, _checkpoints(settings, workspace, out))  # fmt: skip
+
+
+def _checkpoints(settings: Settings, workspace: Workspace, out: Any) -> Any:
+    """The workspace's checkpoint store (agent/undo.py), or None (off, or it cannot open)."""
+    if not settings.checkpoints:
+        return None
+    from glasscoder.agent.checkpoints import CheckpointError
+    from glasscoder.agent.undo import open_checkpoints
+
+    try:
+        return open_checkpoints(workspace.root, settings)
+    except (CheckpointError, OSError) as e:
+        out.notice(f"glasscoder: no checkpoints (so no undo) in this session: {e}")
+        return None
+
+
+def close_agent(agent: Agent) -> None:
+    """The model's worker stopped, the checkpoints' cache saved."""
+    if close_model := getattr(agent.model, "close", None):
+        close_model()
+    if agent.checkpoints is not None:
+        agent.checkpoints.close()
 
 
 def _audited_compactions(emit: Any, audit: AuditLog) -> Any:

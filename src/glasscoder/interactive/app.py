@@ -234,12 +234,18 @@ class App:
         if not command:
             self.notice("Type a command after the !, e.g. !git status")
             return
-        ctx = self.agent.ctx if self.agent else wiring.tool_context(self.settings, self.workspace)
+        try:
+            ctx = self.agent.ctx if self.agent else None
+            ctx = ctx or wiring.tool_context(self.settings, self.workspace)
+        except UserFacingError as e:  # say, --sandbox bwrap where bwrap is missing
+            self.notice(f"glasscoder: {e}")
+            return
         if ctx.sandbox is None:
             self.notice("No sandbox is available, so !commands do not run; run it in another "
                         "terminal (`glasscoder sandbox check` says why).")  # fmt: skip
             return
-        with self.console.status(printable(command)[:70], spinner="dots"):
+        # A Text, not a str: rich would read a str as markup ("[/x]" raises).
+        with self.console.status(Text(printable(command)[:70]), spinner="dots"):
             try:
                 observation = RunShell().run({"command": command}, ctx)
             except Terminated:
@@ -278,7 +284,11 @@ class App:
             return f"→ {self.settings.endpoint}"
 
     def _learn_sandbox(self) -> None:
-        choice = wiring.sandbox_choice(self.settings, self.workspace.root)
+        try:
+            choice = wiring.sandbox_choice(self.settings, self.workspace.root)
+        except UserFacingError:  # the first message or !command says why, as one line
+            self.sandbox_name = "unavailable"
+            return
         self.sandbox_name = choice.name if choice.sandbox is not None else "none available"
 
 

@@ -21,7 +21,7 @@ _WHY = {
 def ask_person(
     console: Console, request: Request, reader: PromptSession[str] | None = None
 ) -> Answer:
-    """The person's answer; Ctrl-C here stops the turn (KeyboardInterrupt goes up)."""
+    """The person's answer; Ctrl-C or Ctrl-D here stops the turn (KeyboardInterrupt goes up)."""
     console.print(Text(_WHY.get(request.why, "Allow this?"), style="bold yellow"))
     console.print(Text(f"  {request.tool}: ", style="bold") + Text(printable(request.what)))
     choices = "[y] yes once"
@@ -30,6 +30,13 @@ def ask_person(
     choices += "   [n] no, and say why"
     console.print(Text("  " + choices, style="cyan"))
     reader = reader or PromptSession()
+    try:
+        return _read_answer(console, request, reader)
+    except EOFError:  # Ctrl-D: as Ctrl-C, the turn stops and nothing runs
+        raise KeyboardInterrupt from None
+
+
+def _read_answer(console: Console, request: Request, reader: PromptSession[str]) -> Answer:
     while True:
         reply = reader.prompt("  y/a/n ❯ ").strip().lower()
         if reply in ("y", "yes"):

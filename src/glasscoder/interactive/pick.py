@@ -51,6 +51,16 @@ def replay(screen: Screen, session: Session) -> None:
                               "messages); the last of them:", style="dim"))  # fmt: skip
     for message in said[-REPLAYED:]:
         if message["role"] == "user":
-            screen.show_user(message["content"].split("\n\n<file ", 1)[0][:2000])
+            screen.show_user(_typed(message["content"])[:2000])
         else:
             screen.show_markdown(message["content"][:4000])
+
+
+def _typed(content: str) -> str:
+    """A user message as the person typed it: without the files its @mentions attached or the
+    repo map the first task carries."""
+    from glasscoder.repomap.build import MAP_HEADER
+
+    for added in ("\n\n<file ", "\n\n" + MAP_HEADER):
+        content = content.split(added, 1)[0]
+    return content

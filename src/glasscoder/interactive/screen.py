@@ -204,7 +204,7 @@ class Screen:
         if not self._text or self._tool:
             parts.append(Spinner("dots", Text(f" {printable(label)[:70]}  {seconds:.0f} s",
                                               style="cyan")))  # fmt: skip
-        parts.append(Text(self.status(), style="dim"))
+        parts.append(Text(printable(self.status()), style="dim"))  # a model name is untrusted
         return parts
 
 

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from glasscoder.guard.egress import probe_models
 from glasscoder.models import registry
 from glasscoder.models.pull import pulled_path
 
@@ -46,6 +45,8 @@ def find_servers(
     """The servers on 127.0.0.1 that list at least one model, in the order of `ports`."""
     if not ports:
         return []
+    # Here, not at the top: the HTTP client is only needed when a first run probes.
+    from glasscoder.guard.egress import probe_models
 
     def probe(port: int) -> list[str]:
         return probe_models(f"http://127.0.0.1:{port}", timeout)
