@@ -23,8 +23,11 @@ from typing import Any
 from glasscoder.nesting import rebuild
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# C0 controls but tab, newline and the CR of a CRLF; DEL; the C1 controls (ESC's 8-bit twins).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+# C0 controls but tab, newline and the CR of a CRLF; DEL; the C1 controls (ESC's 8-bit twins);
+# the bidirectional controls, which make a terminal show text in another order than it runs.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]|\r(?!\n)"
+)
 
 
 def scrub(value: Any) -> Any:
@@ -44,4 +47,9 @@ def _scrub_leaf(value: Any) -> Any:
 
 def printable(text: str) -> str:
     """text with surrogates replaced and control characters shown as escapes (\\x1b)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", scrub(text))
+    return _CONTROL.sub(_escape, scrub(text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

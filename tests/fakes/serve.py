@@ -2,7 +2,9 @@
 terminal: `python -m tests.fakes.serve REPLIES.json PORT_FILE`.
 
 REPLIES.json is a list; each item a string (the reply's content) or an object with
-"content", "tool_calls" ([{"name", "arguments"}]), "delay" or "trickle" (seconds). The port
+"content", "tool_calls" ([{"name", "arguments"}]), "delay" or "trickle" (seconds). Or an
+object {"replies": [...], "summary": "..."}: requests without tools (a compaction's summary)
+get that answer and leave the list alone. The port
 is written to PORT_FILE once the server listens; the requests received are written, as a JSON
 list of bodies, to PORT_FILE + ".requests" after each one.
 """
@@ -27,8 +29,10 @@ def _reply(item: object) -> str | FakeReply:
 
 
 def main(replies_path: str, port_file: str) -> None:
-    replies = [_reply(item) for item in json.loads(Path(replies_path).read_text())]
-    with FakeOpenAIServer(replies) as server:
+    script = json.loads(Path(replies_path).read_text())
+    summary = script.get("summary") if isinstance(script, dict) else None
+    items = script["replies"] if isinstance(script, dict) else script
+    with FakeOpenAIServer([_reply(item) for item in items], summary_reply=summary) as server:
         Path(port_file).write_text(str(server.port))
         seen = 0
         while True:

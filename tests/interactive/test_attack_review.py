@@ -206,8 +206,6 @@ def test_a_hostile_stored_task_is_text_in_sessions_picker_and_replay(
 
 
 @needs_tmux
-@pytest.mark.xfail(strict=True, reason="cli/interactive.py _greet prints the workspace path "
-                   "raw; it belongs through safetext.printable")  # fmt: skip
 def test_a_hostile_workspace_folder_name_cannot_retitle_the_terminal(
     gc: Opened, tmp_path: Path
 ) -> None:
@@ -450,9 +448,6 @@ def test_a_dumb_or_narrow_terminal_works(
     assert json.loads(next((gc.home / "data").rglob("meta.json")).read_text())["status"]
 
 
-@pytest.mark.xfail(strict=True, reason="repomap/rank.py mentions(): the called-name pattern "
-                   "is tried at every offset of a long word, quadratic; anchor it at a word "
-                   "start")  # fmt: skip
 def test_a_long_word_in_the_first_message_does_not_stall_the_map() -> None:
     # An @mention of a minified or base64 file puts one 60,000-character word in the task;
     # the repo map's ranking reads the task. 200,000 characters: minutes when quadratic.
@@ -465,9 +460,6 @@ def test_a_long_word_in_the_first_message_does_not_stall_the_map() -> None:
 
 
 @needs_tmux
-@pytest.mark.xfail(strict=True, reason="prompt.py binds Ctrl-J (newline): an Enter typed while "
-                   "a turn runs reaches the next prompt as a line feed (the tty's ICRNL), so it "
-                   "adds a line instead of sending")  # fmt: skip
 def test_enter_typed_ahead_during_a_turn_sends_the_line(gc: Opened, buggy_repo: Path) -> None:
     fake = gc.fake([{"content": "Slow.", "delay": 3}])
     terminal = gc.open(buggy_repo, fake.base_url)
@@ -481,9 +473,6 @@ WRAPPED = ["env pytest -q", "timeout 60 pytest", "xargs pytest", "uv run pytest"
            "poetry run pytest", "FOO=1 pytest"]  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="guard/approval.py command_prefix: a wrapper (env, "
-                   "timeout, xargs, a VAR=value word) or a runner subcommand (uv run, poetry "
-                   "run) is the prefix offered; a yes to it is a yes to every program")  # fmt: skip
 @pytest.mark.parametrize("command", WRAPPED)
 def test_yes_for_this_command_does_not_cover_other_programs(command: str) -> None:
     from glasscoder.guard.approval import command_allowed, command_prefix
@@ -559,9 +548,6 @@ def test_a_sandbox_setting_that_cannot_be_met_is_a_line(
     assert "bwrap sandbox is not available" in screen
 
 
-@pytest.mark.xfail(strict=True, reason="safetext.printable keeps bidi controls (U+202A-U+202E, "
-                   "U+2066-U+2069): a terminal that does bidi shows the command at the approval "
-                   "question reordered, not as it runs")  # fmt: skip
 def test_the_approval_question_shows_bidi_controls_as_text() -> None:
     class Yes:
         def prompt(self, text: str) -> str:

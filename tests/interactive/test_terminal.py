@@ -29,7 +29,7 @@ DONE = "## Done\n\nFixed **add** in `calc.py`: it subtracted.\n\n- one\n- two"
 class Fake:
     """The fake server process and what it received."""
 
-    def __init__(self, parent: Path, replies: list[Any]) -> None:
+    def __init__(self, parent: Path, replies: list[Any] | dict[str, Any]) -> None:
         folder = Path(tempfile.mkdtemp(dir=parent, prefix="fake-"))
         (folder / "replies.json").write_text(json.dumps(replies))
         self.port_file = folder / "port"
@@ -71,7 +71,7 @@ def start(tmp_path: Path, repo: Path) -> Iterator[Any]:
     home = tmp_path / "home"
     home.mkdir()
 
-    def open_terminal(replies: list[Any], *flags: str) -> tuple[Terminal, Fake]:
+    def open_terminal(replies: list[Any] | dict[str, Any], *flags: str) -> tuple[Terminal, Fake]:
         fake = Fake(tmp_path, replies)
         env = {"HOME": str(home), "XDG_DATA_HOME": str(home / "data"),
                "XDG_CONFIG_HOME": str(home / "config"), "PYTHONDONTWRITEBYTECODE": "1",
@@ -270,3 +270,51 @@ def test_resume_without_an_id_offers_this_workspaces_sessions(start) -> None:
     terminal.wait_for("Apricot it was.")
     contents = [str(m.get("content")) for m in fake.requests()[0]["messages"]]
     assert any("apricot" in c for c in contents) and not any("quince" in c for c in contents)
+
+
+def test_undo_takes_back_the_edit_and_redo_brings_it_back(start, repo: Path) -> None:
+    original = (repo / "calc.py").read_text()
+    terminal, fake = start([{"content": "Fixing.", "tool_calls": [FIX]}, "Fixed.", "Noted."])
+    terminal.type("fix calc")
+    terminal.keys("Enter")
+    terminal.wait_for("Fixed.")
+    fixed = (repo / "calc.py").read_text()
+    assert fixed != original
+    terminal.wait_for("tokens this session")
+    terminal.type("/undo")
+    terminal.keys("Enter")
+    screen = terminal.wait_for("/undo redo takes it back")
+    assert "+    return a - b" in screen.split("/undo")[-2]  # the diff it applied
+    assert (repo / "calc.py").read_text() == original
+    terminal.type("/undo redo")
+    terminal.keys("Enter")
+    terminal.wait_until(lambda s: s.count("/undo redo takes it back") >= 2)
+    assert (repo / "calc.py").read_text() == fixed
+    terminal.type("what now?")
+    terminal.keys("Enter")
+    terminal.wait_for("Noted.")
+    sent = fake.requests(3)[-1]["messages"][-1]["content"]
+    assert "I restored the files to checkpoint" in sent  # the model is told
+    _no_traceback(terminal.screen())
+
+
+def test_compact_shortens_the_conversation_on_request(start, repo: Path) -> None:
+    (repo / "big.py").write_text("".join(f"value_{i} = {i}  # a line of the module\n"
+                                         for i in range(80)))  # fmt: skip
+    reads = [{"tool_calls": [{"name": "read_file", "arguments": {"path": "big.py", "offset": i}}]}
+             for i in range(1, 7)]  # fmt: skip
+    terminal, fake = start({"replies": [*reads, "Read and ran.", "Short now."],
+                            "summary": "Read big.py: value_0 to value_79."})  # fmt: skip
+    terminal.type("read it all")
+    terminal.keys("Enter")
+    terminal.wait_for("Read and ran.")
+    terminal.wait_for("tokens this session")
+    terminal.type("/compact")
+    terminal.keys("Enter")
+    terminal.wait_for("context compacted (asked)")
+    terminal.type("go on")
+    terminal.keys("Enter")
+    terminal.wait_for("Short now.")
+    last = fake.requests(8)[-1]["messages"]
+    assert any("[Output removed to save context" in str(m.get("content")) for m in last)
+    _no_traceback(terminal.screen())

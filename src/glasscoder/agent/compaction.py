@@ -87,6 +87,10 @@ class Compactor:
             self._window = (ask() if ask else None) or 0
         return self._window or None
 
+    def known_window(self) -> int | None:
+        """The window if it is known already (never asks the server: for a status line)."""
+        return self.window_setting or self._window or None
+
     def context_used(self) -> int:
         """The next request's size in tokens, as the gauge estimates it."""
         return self.gauge.tokens(self.session.messages, self.schema_chars)

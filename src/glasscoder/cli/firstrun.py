@@ -188,7 +188,7 @@ def _ask_on_terminal(prompt: str) -> str:
 
 
 def _to_stderr(text: str) -> None:
-    click.echo(text, err=True)
+    click.echo(printable(text), err=True)  # server names, paths: never terminal controls
 
 
 def _prefixed(say: Say) -> Say:

@@ -81,8 +81,10 @@ def _greet(app: Any) -> None:
     from glasscoder import __version__
 
     where = app.destination()
-    app.console.print(Text(f"glasscoder {__version__} · {app.workspace.root} · "
-                           f"{where if where != IN_PROCESS else ''}", style="dim")
+    from glasscoder.safetext import printable
+
+    app.console.print(Text(printable(f"glasscoder {__version__} · {app.workspace.root} · "
+                                     f"{where if where != IN_PROCESS else ''}"), style="dim")
                       + Text("  /help for commands, Ctrl-D to leave", style="dim"))  # fmt: skip
 
 

@@ -151,8 +151,7 @@ def _start(ctx: click.Context, words: str | None, **opts: Any) -> None:
     opts = dict(opts)
     prompt = (opts.pop("task") or "").strip() or None  # a blank -p is no task at all
     on_terminal = sys.stdin.isatty() and sys.stdout.isatty()
-    if prompt is None and on_terminal:
-        _preload_model_sdk(None)
+    if prompt is None and on_terminal:  # the SDK loads once the prompt is up (interactive/app)
         from glasscoder.cli.interactive import run_interactive
 
         sys.exit(run_interactive(words, opts))

@@ -125,12 +125,14 @@ def command_prefix(command: str) -> str:
         words = _module_run(shlex.split(command))
     except ValueError:
         return ""
-    if not words:
-        return ""
+    if not words or words[0] in _WRAPPERS or "=" in words[0]:
+        return ""  # `env X`, `timeout 60 X`, `FOO=1 X`: a yes to the wrapper runs anything
     if words[0] not in _SUBCOMMAND_TOOLS and not _INTERPRETER.fullmatch(words[0]):
         return shlex.join(words[:1])
     if len(words) < 2 or words[1].startswith("-"):
         return ""  # `git -c ...`, `python3 -c ...`: a yes to all of git or python is too wide
+    if words[1] in _RUNNERS:  # `uv run pytest`, `npm exec x`: the program run is the third
+        return shlex.join(words[:3]) if len(words) > 2 and not words[2].startswith("-") else ""
     return shlex.join(words[:2])
 
 
@@ -139,6 +141,14 @@ _SUBCOMMAND_TOOLS = frozenset(
      "bundle", "gradle", "mvn", "dotnet", "deno", "bun", "npx"}
 )  # fmt: skip
 
+
+# Programs that run the command they are given: a yes to one of them is a yes to anything.
+_WRAPPERS = frozenset(
+    {"env", "timeout", "xargs", "nice", "nohup", "sudo", "doas", "exec", "command", "time",
+     "stdbuf", "setsid", "watch", "strace", "ltrace", "chroot", "unshare", "busybox", "eval"}
+)  # fmt: skip
+# Subcommands that run another program, named next (`uv run X`, `npm exec X`, `pnpm dlx X`).
+_RUNNERS = frozenset({"run", "exec", "x", "dlx", "tool"})
 
 # A yes to an interpreter is a yes to every program: it covers the script named, not more.
 _INTERPRETER = re.compile(r"(python[0-9.]*|node|bash|sh|zsh|ruby|perl|php|deno|bun|lua)")

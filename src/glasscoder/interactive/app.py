@@ -53,6 +53,7 @@ class App:
         self.pending: list[str] = []  # `!command` output going with the next message
         self.sandbox_name = "…"
         self.terminated = False  # SIGTERM came: the session is saved and the loop ends
+        self._sdk_started = False
         self._asking = threading.Lock()  # a tool call's and a command's network question
         self.screen = Screen(console, workspace, self.status_text)
         self.input = make_prompt(
@@ -84,7 +85,7 @@ class App:
         interrupts = 0
         while not self.terminated:
             try:
-                line = self.input.prompt(PROMPT)
+                line = self.input.prompt(PROMPT, pre_run=self._after_first_prompt)
             except Terminated:
                 raise
             except KeyboardInterrupt:
@@ -112,9 +113,6 @@ class App:
         message, notes = mentions.expand(text, self.workspace)
         for note in notes:
             self.notice(note)
-        if self.pending:
-            message = "\n\n".join([*self.pending, message])
-            self.pending = []
         try:
             agent = self.ensure_agent(text)
         except UserFacingError as e:
@@ -125,6 +123,9 @@ class App:
         except KeyboardInterrupt:
             self.notice("Interrupted while starting the model.")
             return
+        if self.pending:  # only now: a model that failed to start leaves them for next time
+            message = "\n\n".join([*self.pending, message])
+            self.pending = []
         self.screen.waiting()
         try:
             outcome = agent.run(message)
@@ -267,21 +268,41 @@ class App:
         settings = self.settings
         model = Path(settings.model).name if settings.endpoint is None else settings.model
         window = settings.context_size if settings.endpoint is None else None
+        if self.agent is not None:
+            window = self.agent.compactor.known_window() or window
         used = _tokens(self.context_used) + (f"/{_tokens(window)}" if window else "")
         total = self.usage.prompt_tokens + self.usage.completion_tokens
-        return (f"{model} · context {used} · {_tokens(total)} tokens this session · "
-                f"sandbox: {self.sandbox_name} · {self.destination()} · "
-                f"{self.agent.approval.mode if self.agent else settings.approval}")  # fmt: skip
+        mode = self.agent.approval.mode if self.agent else settings.approval
+        return printable(
+            f"{model} · context {used} · {_tokens(total)} tokens this session · "
+            f"sandbox: {self.sandbox_name} · {self.destination()} · {mode}"
+        )
 
     def destination(self) -> str:
         if self.settings.endpoint is None:
             return "model in-process (nothing leaves)"
-        from glasscoder.guard.egress import Destination
+        from urllib.parse import urlsplit  # not guard.egress: its HTTP client slows the start
 
         try:
-            return f"→ {Destination.of_endpoint(self.settings.endpoint)}"
-        except (ValueError, UserFacingError):
+            parts = urlsplit(self.settings.endpoint)
+            return f"→ {parts.hostname}:{parts.port or {'https': 443}.get(parts.scheme, 80)}"
+        except ValueError:
             return f"→ {self.settings.endpoint}"
+
+    def _after_first_prompt(self) -> None:
+        """Once the prompt is up: load the model SDK in the background (~0.4 s), so the first
+        message does not wait for it, without slowing the start (it holds the GIL a while)."""
+        if self._sdk_started or self.settings.endpoint is None:
+            return
+        self._sdk_started = True
+
+        def load() -> None:
+            time.sleep(0.2)  # pre_run comes just before the first draw: let that happen first
+            from glasscoder.models.openai_compat import import_sdk
+
+            import_sdk()
+
+        threading.Thread(target=load, daemon=True).start()
 
     def _learn_sandbox(self) -> None:
         try:

@@ -46,7 +46,7 @@ def _help(app: App, arg: str) -> Result:
 
 
 _KEYS = [
-    ("Enter", "send; Alt-Enter or Ctrl-J: new line (a paste keeps its lines)"),
+    ("Enter", "send; Alt-Enter (Esc, Enter): new line (a paste keeps its lines)"),
     ("@path", "attach a file (Tab completes); it passes the same redaction as all that is sent"),
     ("!command", "run a command in the sandbox; its output goes with your next message"),
     ("Ctrl-C", "stop the current turn; twice at the prompt: exit"),
@@ -58,14 +58,62 @@ def _exit(app: App, arg: str) -> Result:
     return "exit"
 
 
-def _not_yet(what: str) -> Callable[[App, str], Result]:
-    def say(app: App, arg: str) -> Result:
-        app.notice(f"{what} arrives with long-task support (checkpoints and compaction); this "
-                   "version does not have it yet. /diff shows this session's changes; git "
-                   "can undo them.")  # fmt: skip
-        return None
+def _undo(app: App, arg: str) -> Result:
+    from glasscoder.agent import undo
+    from glasscoder.agent.checkpoints import CheckpointError
 
-    return say
+    if app.session is None:
+        app.notice("Nothing to undo: no message has been sent in this session yet.")
+        return None
+    word = arg.strip().lower()
+    if word and word not in ("all", "redo") and not (word.isdigit() and int(word) > 0):
+        app.notice("/undo takes back the last changing turn; /undo N, /undo all, /undo redo.")
+        return None
+    own = app.agent is not None and app.agent.checkpoints is not None
+    checkpoints = (
+        app.agent.checkpoints
+        if own
+        else undo.open_checkpoints(  # type: ignore[union-attr]
+            app.workspace.root, app.settings
+        )
+    )
+    try:
+        if word == "redo":
+            target = undo.redo_target(checkpoints)
+        else:
+            turns = int(word) if word.isdigit() else 1
+            target = undo.undo_target(checkpoints, app.session.id, turns, word == "all")
+        result, diff = undo.restore(checkpoints, target)
+    except (CheckpointError, OSError) as e:
+        app.notice(f"glasscoder: {e}")
+        return None
+    finally:
+        if not own:
+            checkpoints.close()
+    app.screen.show_diff(diff or "(no file differed)\n", None)
+    app.notice(undo.summary(result) + "\n/undo redo takes it back.")
+    app.pending.append(f"[I restored the files to checkpoint {result.checkpoint.id} "
+                       f"({result.checkpoint.label}): your changes since are undone. Read "
+                       "files again before editing them.]")  # fmt: skip
+    return None
+
+
+def _compact(app: App, arg: str) -> Result:
+    from glasscoder.errors import UserFacingError
+
+    if app.session is None:
+        app.notice("Nothing to compact: no message has been sent in this session yet.")
+        return None
+    try:
+        agent = app.ensure_agent("")
+        with app.console.status("compacting…", spinner="dots"):
+            result = agent.compact("asked", force=True)
+    except UserFacingError as e:
+        app.notice(f"glasscoder: {e}")
+        return None
+    if result is None:
+        app.notice("Nothing to compact: the conversation is as short as it gets.")
+    return None
 
 
 def _diff(app: App, arg: str) -> Result:
@@ -195,8 +243,8 @@ def _cost(app: App, arg: str) -> Result:
 COMMANDS: dict[str, Command] = {
     "help": Command("commands and keys", _help),
     "diff": Command("this session's changes, as a diff", _diff),
-    "undo": Command("undo the last change (with long-task support)", _not_yet("/undo")),
-    "compact": Command("shorten the conversation (with long-task support)", _not_yet("/compact")),
+    "undo": Command("take back the last changing turn (/undo N, /undo all, /undo redo)", _undo),
+    "compact": Command("shorten the conversation now (stubs, then a summary)", _compact),
     "clear": Command("start a new session", _clear),
     "model": Command("show the model, or /model NAME to switch", _model),
     "approval": Command("show or set the approval mode (plan, ask, auto-edit, auto)", _approval),

@@ -1,7 +1,7 @@
 """The input line: multi-line editing, per-user history, completion of slash commands and
 `@path` mentions, the status line under it.
 
-Enter sends; Alt-Enter (Esc then Enter) or Ctrl-J adds a line, and a paste keeps its line
+Enter sends; Alt-Enter (Esc then Enter) adds a line, and a paste keeps its line
 breaks (bracketed paste). History lives in the person's data folder, never in the workspace.
 """
 
@@ -73,8 +73,8 @@ def _matching(paths: Iterable[str], typed: str, limit: int = 50) -> list[str]:
 def _bindings() -> KeyBindings:
     keys = KeyBindings()
 
+    # Not Ctrl-J: an Enter typed while a turn runs arrives as a line feed (^J), and must send.
     @keys.add("escape", "enter")
-    @keys.add("c-j")
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 

@@ -16,7 +16,6 @@ from typing import IO, Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.live import Live
-from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.spinner import Spinner
 from rich.text import Text
@@ -69,6 +68,14 @@ class Screen:
             self._tool_start(event)
         elif kind == "tool_result":
             self._tool_result(event)
+        elif kind == "compaction":
+            from glasscoder.cli.output import compaction_line
+
+            self.pause()
+            self.console.print(Text(compaction_line(event), style="dim"))
+            self._show_live()
+        elif kind == "checkpoint" and event.get("error"):
+            self.notice(f"glasscoder: {event['error']}")
 
     def waiting(self) -> None:
         """A request is on its way: show the spinner and status line until text arrives."""
@@ -230,7 +237,9 @@ class _Tail:
             yield Segment.line()
 
 
-def _markdown(text: str) -> Markdown:
+def _markdown(text: str) -> Any:
+    from rich.markdown import Markdown  # here: markdown-it is ~50 ms the prompt need not wait
+
     return Markdown(printable(text), hyperlinks=False, code_theme="ansi_dark")
 
 

@@ -41,7 +41,7 @@ def mentions(task: str, files: dict[str, FileTags]) -> tuple[dict[str, float], s
     A name that looks like code (or is written `quoted` or called()) is a strong mention.
     """
     defined = {d.name for tags in files.values() for d in tags.defs}
-    quoted = set(re.findall(r"`([^`]+)`|([A-Za-z_]\w*)\(", task))
+    quoted = set(re.findall(r"`([^`]+)`|(?<!\w)([A-Za-z_]\w*)\(", task))
     quoted_words = {w for pair in quoted for part in pair for w in _WORD.findall(part)}
     names = {}
     for word in set(_WORD.findall(task)):
