@@ -180,3 +180,26 @@ def test_a_compaction_line_replays_on_load_and_a_bad_one_is_refused(tmp_path: Pa
         f.write(json.dumps({"role": "compaction", "splices": [[90, 99, []]], "note": {}}) + "\n")
     with pytest.raises(Exception, match=r"damaged|cannot be resumed|integrity|chain"):
         Session.load(tmp_path, session.id)
+
+
+@pytest.mark.parametrize(
+    ("server", "window"),
+    [({"max_model_len": 32768}, 32768), ({"props_n_ctx": 16384}, 16384), ({}, None)],
+    ids=["vllm-models", "llamacpp-props", "unknown"],
+)
+def test_the_window_is_asked_of_the_server_through_the_audited_client(
+    tmp_path: Path, server: dict[str, int], window: int | None
+) -> None:
+    from glasscoder.guard.audit import AuditLog
+    from glasscoder.models.openai_compat import OpenAICompatModel
+
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    with FakeOpenAIServer([], **server) as srv:
+        model = OpenAICompatModel(srv.base_url, "fake-model", audit=audit)
+        assert model.context_window() == window
+        assert model.context_window() == window  # asked once
+        asked = [r.path for r in srv.requests]
+        model.close()
+    assert asked[0] == "/v1/models" and len(asked) <= 2
+    logged = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [r["kind"] for r in logged if r["kind"] == "request"] == ["request"] * len(asked)

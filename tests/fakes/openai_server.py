@@ -79,12 +79,14 @@ class FakeOpenAIServer:
         api_key: str | None = None,  # when set, requests without "Bearer <api_key>" get 401
         chunk_size: int = 7,
         max_model_len: int | None = None,  # said in GET /v1/models, as vLLM says it
+        props_n_ctx: int | None = None,  # said in GET /props, as llama.cpp's server says it
         context_tokens: int | None = None,  # a longer prompt gets vLLM's HTTP 400
         summary_reply: str | None = None,  # the answer to a request with no tools (a summary)
     ) -> None:
         self.summary_reply = summary_reply
         self.model = model
         self.max_model_len = max_model_len
+        self.props_n_ctx = props_n_ctx
         self.context_tokens = context_tokens
         self.api_key = api_key
         self.chunk_size = chunk_size
@@ -188,6 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
                 entry["max_model_len"] = self.fake.max_model_len
             models = {"object": "list", "data": [entry]}
             self._send_json(200, models, rec)
+        elif self.path == "/props" and self.fake.props_n_ctx:
+            props = {"default_generation_settings": {"n_ctx": self.fake.props_n_ctx}}
+            self._send_json(200, props, rec)
         else:
             self._send_error(404, f"no route GET {self.path}", rec)
 

@@ -306,6 +306,9 @@ class OpenAICompatModel:
         return self._window or None
 
     def _ask_window(self) -> int | None:
+        return self._window_from_models() or self._window_from_props()
+
+    def _window_from_models(self) -> int | None:
         try:
             listing = self._client.models.list(extra_headers=self._headers)
             models = list(listing.data)
@@ -314,10 +317,20 @@ class OpenAICompatModel:
         for model in sorted(models, key=lambda m: getattr(m, "id", "") != self.name):
             extra = getattr(model, "model_extra", None) or {}
             for key in ("max_model_len", "context_length", "context_window", "max_context_length"):
-                value = extra.get(key)
-                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                if value := _positive(extra.get(key)):
                     return value
         return None
+
+    def _window_from_props(self) -> int | None:
+        """llama.cpp's server says its context at /props, beside /v1 (the same origin)."""
+        root = self.endpoint.removesuffix("/v1")
+        try:
+            props = self._client.get(f"{root}/props", cast_to=object,
+                                     options={"headers": self._headers})  # fmt: skip
+        except Exception:  # not llama.cpp's server
+            return None
+        settings = props.get("default_generation_settings") if isinstance(props, dict) else None
+        return _positive(settings.get("n_ctx")) if isinstance(settings, dict) else None
 
     def _unreachable(self, exc: Any) -> ModelError:
         if isinstance(exc, self._sdk.APITimeoutError):
@@ -424,6 +437,10 @@ def _wire_call(call: dict[str, Any]) -> dict[str, Any]:
         return call
     text = json.dumps(args if args is not None else {}, ensure_ascii=False)
     return {**call, "function": {**function, "arguments": text}}
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _usage(usage: Any) -> Usage:
