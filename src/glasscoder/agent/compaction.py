@@ -21,6 +21,7 @@ from glasscoder.models.base import Message, Usage
 
 FILL = 0.80  # of the window the prompt may fill; the rest is for the reply
 SMALLEST_WINDOW = 4096  # tokens: below FILL of this, the window is not looked up
+EXACT_FROM = 0.60  # past this share of the window, the model's tokenizer counts (if it can)
 FORCED = 0.50  # what a compaction after a context error (or /compact) aims for
 KEEP_TURNS = 3  # the latest assistant turns, with their tool results, are kept verbatim
 STUB_OVER = 300  # characters: shorter tool outputs are not worth a stub
@@ -65,10 +66,11 @@ def size(messages: list[Message]) -> int:
 class Compactor:
     """One session's compaction: its window, its gauge, and the compactions themselves."""
 
-    def __init__(self, model: Any, session: Any, schema_chars: int,
+    def __init__(self, model: Any, session: Any, schemas: list[dict[str, Any]],
                  window_setting: int | None = None) -> None:  # fmt: skip
         self.model, self.session = model, session
-        self.schema_chars = schema_chars  # the tool schemas go with every request
+        self.schemas = schemas  # the tool schemas go with every request
+        self.schema_chars = len(json.dumps(schemas))
         self.window_setting = window_setting
         self._window: int | None = None  # the model's answer, asked once (0: not known)
         self.gauge = Gauge()
@@ -103,6 +105,8 @@ class Compactor:
         if not force and not self.window_setting and before <= SMALLEST_WINDOW * FILL:
             return None  # no window is this small: the server need not even be asked
         window = self.context_window()
+        if not force and window is not None and before > window * EXACT_FROM:
+            before = self._exact(self.session.messages) or before  # near the line: count it
         if not force and (window is None or before <= window * FILL):
             return None
         # Well below the trigger, so that the next compaction is many turns away: each one
@@ -152,6 +156,11 @@ class Compactor:
 
     def _tokens(self, messages: list[Message]) -> int:
         return self.gauge.tokens(messages, self.schema_chars)
+
+    def _exact(self, messages: list[Message]) -> int | None:
+        """The model's own token count, where its tokenizer is at hand (the embedded one)."""
+        count = getattr(self.model, "count_tokens", None)
+        return count(messages, self.schemas) if count is not None else None
 
 
 @dataclass

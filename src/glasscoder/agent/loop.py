@@ -81,7 +81,7 @@ class Agent:
         self.tools = {t.name: t for t in tools if approval.offers(t)}
         self.hidden = {t.name for t in tools} - self.tools.keys()
         self.schemas = [schema_for(t) for t in self.tools.values()]
-        self.compactor = Compactor(model, session, len(json.dumps(self.schemas)), context_window)
+        self.compactor = Compactor(model, session, self.schemas, context_window)
         self._last_call: tuple[str, str] | None = None
         self._repeats = 0
         self._seen_ids: set[str] = set()

@@ -114,6 +114,10 @@ class Engine:
             emit(tail)
         return finish, count
 
+    def count(self, prompt: str) -> int:
+        """The prompt's length in this model's tokens (the compaction's exact measure)."""
+        return len(self._tokenize(prompt))
+
     def _tokenize(self, prompt: str) -> list[int]:
         # A template that writes the BOS itself must not get a second one from the tokenizer.
         add_bos = not (self.bos and prompt.startswith(self.bos))

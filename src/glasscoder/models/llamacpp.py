@@ -169,6 +169,21 @@ class LlamaCppModel:
         """llama.cpp's context, as loaded (context_size)."""
         return self._n_ctx
 
+    def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]]) -> int | None:
+        """The prompt these messages make, in the model's own tokens (None: not now)."""
+        worker = self._ready_worker()
+        prompt = render_prompt(self._template, messages, tools, self._bos, self._eos)
+        try:
+            return int(worker.call("count", prompt=prompt)["tokens"])
+        except WorkerDied:
+            self.close()
+            return None
+        except (ModelError, UsageError, KeyError, ValueError):
+            return None
+        except BaseException:
+            self._interrupted(worker)
+            raise
+
     def cap_time(self, seconds: float) -> None:
         """The run's time left (max_time): the next turn is stopped when it runs out."""
         self._time_left = seconds

@@ -82,6 +82,8 @@ def serve(requests: int, replies: int) -> None:
                 _test_signal("load")
                 engine = _load(engine, request)
                 reply = {"template": engine.template, "bos": engine.bos, "eos": engine.eos}
+            elif op == "count":
+                reply = {"tokens": _loaded(engine).count(request["prompt"])}
             elif op == "reset":
                 _loaded(engine).reset()
                 reply = {}
