@@ -76,8 +76,14 @@ def test_undo_takes_back_turns_exactly_and_can_itself_be_undone(
 
 
 def test_undo_all_and_errors_are_one_line(buggy_repo: Path, xdg: Path, tmp_path: Path) -> None:
+    config = xdg / "config" / "glasscoder" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("checkpoint_max_file_bytes = 1000\n")
+    (buggy_repo / "data.bin").write_bytes(b"x" * 5000)
     original = listing(buggy_repo)
     result = two_turns(buggy_repo)
+    listed = glasscoder("checkpoints", cwd=buggy_repo)
+    assert "not kept: data.bin (too large" in listed.stdout, listed.stdout + listed.stderr
     proc = glasscoder("undo", "--all", "--session", str(result["session_id"]), cwd=buggy_repo)
     assert proc.returncode == 0 and listing(buggy_repo) == original, proc.stderr
     again = glasscoder("undo", cwd=buggy_repo)

@@ -65,6 +65,7 @@ def checkpoints_command(cwd: Path | None, session_id: str | None) -> None:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(checkpoint.time))
             click.echo(printable(f"{checkpoint.id}  {stamp}  {checkpoint.files} files  "
                                  f"{checkpoint.label}{changed}"))  # fmt: skip
+            _say_skipped(checkpoint.skipped)
             previous = checkpoint.id
         if not mine:
             click.echo(f"Session {sid} has no checkpoint (it changed no file).", err=True)
@@ -72,6 +73,14 @@ def checkpoints_command(cwd: Path | None, session_id: str | None) -> None:
         raise UsageError(str(e)) from None
     finally:
         checkpoints.close()
+
+
+def _say_skipped(skipped: dict[str, str], shown: int = 5) -> None:
+    """The files a checkpoint did not keep (an undo leaves them as they are), and why."""
+    for path, why in sorted(skipped.items())[:shown]:
+        click.echo(printable(f"      not kept: {path} ({why})"))
+    if len(skipped) > shown:
+        click.echo(f"      and {len(skipped) - shown} more not kept")
 
 
 def _changed(checkpoints: Checkpoints, a: str, b: str) -> str:
