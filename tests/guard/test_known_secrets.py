@@ -320,6 +320,22 @@ def test_github_cli_and_hub(workspace: Path, home: Path, tmp_path: Path) -> None
     assert gh not in collect(workspace, home, {"GH_CONFIG_DIR": str(tmp_path / "ghc")})
 
 
+def test_yaml_stores_are_read_as_yaml_reads_them(workspace: Path, home: Path) -> None:
+    """A folded block scalar, a flow mapping, and an alias bomb before the real token: the
+    line rules would have taken `>-` for the token and missed the flow mapping."""
+    folded, flow, late = "gho_" + rand(36), rand(40), "eyJ" + rand(60)
+    bomb = "".join(f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    write_files(home, {
+        ".config/gh/hosts.yml": f"github.com:\n    user: octo\n    oauth_token: >-\n"
+                                f"        {folded}\n",
+        ".config/hub": f"github.com: [{{user: octo, oauth_token: '{flow}'}}]\n",
+        ".kube/config": f"l0: &l0 [x]\n{bomb}users:\n- user: {{token: {late}}}\n",
+    })  # fmt: skip
+    found = collect(workspace, home)
+    assert {folded, flow, late} <= set(found) and ">-" not in found
+    assert found[folded].source == "~/.config/gh/hosts.yml line 3 oauth_token"
+
+
 def kubeconfig(token: str, key_data: str, password: str) -> str:
     return (
         "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://k8s.example:6443\n"

@@ -17,9 +17,10 @@ the key (never the value):
   names: ``client_secret``, ``refresh_token``, ``private_key``;
 - Cargo, RubyGems and Terraform tokens.
 
-YAML files are read by simple line rules (``key: value``), not parsed, so no YAML library is
-needed. A missing, unreadable or malformed file gives nothing: this runs before every session
-and must never fail it.
+YAML files are parsed (PyYAML's safe composer: block scalars such as ``token: >-``, quoted and
+flow-mapping values are read as YAML reads them); one that will not parse is read by simple
+line rules (``key: value``) instead. A missing, unreadable or malformed file gives nothing:
+this runs before every session and must never fail it.
 """
 
 from __future__ import annotations
@@ -148,8 +149,45 @@ def _ini_values(text: str) -> Iterator[tuple[str, str, str]]:
 
 
 def _yaml_values(text: str, keys: frozenset[str]) -> Iterator[tuple[int, str, str]]:
-    """(line number, key, value) for the wanted keys' one-line scalars, at any depth: enough
-    for the flat files tools write, without a YAML library (JSON, which is YAML, works too)."""
+    """(line number, key, value) for the wanted keys' scalar values, at any depth; the line
+    rules below when the text is not YAML that parses."""
+    try:
+        found: list[tuple[int, str, str]] | None = _parsed_yaml_values(text, keys)
+    except Exception:  # PyYAML's errors (a file it cannot read), RecursionError (too deep)
+        found = None
+    if found is not None:
+        yield from found
+        return
+    yield from _yaml_line_values(text, keys)
+
+
+def _parsed_yaml_values(text: str, keys: frozenset[str]) -> list[tuple[int, str, str]]:
+    """Walk the composed node graph (aliases are visited once: an alias bomb costs nothing)."""
+    import yaml
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    found: list[tuple[int, str, str]] = []
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                wanted = isinstance(key, yaml.ScalarNode) and key.value in keys
+                if wanted and isinstance(value, yaml.ScalarNode):
+                    found.append((value.start_mark.line + 1, key.value, value.value.strip()))
+                else:
+                    stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return sorted(found)
+
+
+def _yaml_line_values(text: str, keys: frozenset[str]) -> Iterator[tuple[int, str, str]]:
+    """The fallback: one-line `key: value` scalars, at any depth."""
     for number, line in enumerate(text.splitlines(), start=1):
         match = _YAML_LINE.match(line)
         if match and match.group(1) in keys:
