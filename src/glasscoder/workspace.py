@@ -22,6 +22,7 @@ import contextlib
 import errno
 import os
 import posixpath
+import re
 import secrets
 import stat
 import weakref
@@ -37,6 +38,7 @@ _MAX_RULE_FILE_BYTES = 1024 * 1024
 _MAX_SYMLINKS = 40  # the kernel's own limit for one lookup
 # The kernel's PATH_MAX: no longer path can be opened, and resolving one component by
 # component would take time quadratic in its length.
+_CONTROL_IN_PATH = re.compile(r"[\x01-\x1f\x7f]")
 _MAX_PATH = 4096
 _BINARY_SNIFF_BYTES = 8192
 # O_NONBLOCK: opening a FIFO planted in the workspace must not hang the agent.
@@ -245,6 +247,10 @@ class Workspace:
         """(resolved relative path, locations of the symlinks followed on the way)."""
         if "\0" in path:
             raise WorkspaceError("path contains a NUL byte")
+        if bad := _CONTROL_IN_PATH.search(path):
+            # A "\r\nsrc/b.py\r" from a model's CRLF output would make a folder of that name.
+            raise WorkspaceError(f"path contains a control character ({bad.group()!r}); "
+                                 "check the path for stray line breaks or tabs")  # fmt: skip
         if len(path) > _MAX_PATH:
             raise WorkspaceError(
                 f"cannot access a path {len(path):,} characters long: the limit is {_MAX_PATH:,}"

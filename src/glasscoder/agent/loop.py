@@ -154,11 +154,12 @@ class Agent:
         self.emit({"type": "assistant", "turn": state.turns, **stored,
                    "usage": {"prompt_tokens": reply.usage.prompt_tokens,
                              "completion_tokens": reply.usage.completion_tokens}})  # fmt: skip
+        cut_off = reply.finish_reason == "length"  # a call in it may be half written
         for call in reply.tool_calls:
             self.emit({"type": "tool_start", "tool_call_id": call.id, "name": call.name,
                        "arguments": call.arguments})  # fmt: skip
             began = time.monotonic()
-            obs = self._execute(call)
+            obs = Observation(_CUT_OFF, is_error=True) if cut_off else self._execute(call)
             state.changed.update(obs.files_changed)
             content = ("Error: " if obs.is_error else "") + obs.text
             stored = self.session.append(
@@ -356,6 +357,11 @@ def _short_error(text: str) -> str:
 
 
 _ERROR_CHARS = 2000
+_CUT_OFF = (
+    "Not run: your reply was cut off by the output token limit before this call was complete. "
+    "Send the call again; for a long file, write a first part with write_file and add the "
+    "rest with edit_file."
+)
 _CONTINUE_TASK = "Continue with the task."
 _CONTINUE = (
     "Your last reply was empty or cut off. Continue the task; when it is done, reply with a "

@@ -46,8 +46,10 @@ class ParsedText:
 
 
 _JSON_HEAD = r"""\{\s*["']name["']"""  # how a Hermes call begins
-_MARKUP = re.compile(r"</?tool_call|<function\s*=")
-_CALL_START = re.compile(r"</?tool_call\s*>|<function\s*=")
+_MARKUP = re.compile(r"</?tool_call|<function\s*[=>]")
+_CALL_START = re.compile(r"</?tool_call\s*>|<function\s*[=>]")
+# `<function>NAME</function>` and then the arguments as a JSON object: another form models use.
+_FUNCTION_NAMED = re.compile(r"<function\s*>\s*(?P<name>[A-Za-z_][\w.-]*)\s*</function\s*>")
 _OPEN = re.compile(r"<tool_call\s*>")
 _CLOSE = re.compile(r"</tool_call\s*>")
 # A call's </tool_call>, unless another call or closing tag comes first (then it is missing).
@@ -60,11 +62,15 @@ _TOOL_CALL_TAG = re.compile(r"</?tool_call\s*>")
 _FUNCTION = re.compile(r"<function\s*=\s*(?P<name>[^<>\n]*)>?")
 _FUNCTION_END = re.compile(r"</function\s*>")
 _PARAMETER = re.compile(r"<parameter\s*=\s*(?P<name>[^<>\n]*)>?")
-_PARAMETER_END = re.compile(r"</parameter\s*>")
+# Also the malformed closers models write: `</parameter/>`, and `</parameter` ending its line.
+_PARAMETER_END = re.compile(r"</parameter\s*/?\s*>|</parameter[ \t]*(?=\r?\n|\Z)")
 _SPACE = re.compile(r"\s*")
 _CALL_TAG = r"<parameter\s*=|</function\s*>|</?tool_call\s*>|<function\s*="
-# What may follow the real end of a value: the next tag of the call, a new call, or the end.
-_NEXT_IS_TAG = re.compile(rf"\s*(?:{_CALL_TAG}|\Z)")
+# What may follow the real end of a value: the next tag of the call, a new call, or the end
+# (after any doubled closers, which the parameter loop skips).
+_NEXT_IS_TAG = re.compile(
+    rf"(?:\s*(?:</parameter\s*/?\s*>|</parameter[ \t]*(?=\r?\n)))*\s*(?:{_CALL_TAG}|\Z)"
+)
 # Where a value whose </parameter> is missing ends: a tag on a line of its own. A lone
 # `</function>` line is not enough (XML files have those); the end of the call must follow it.
 _LINE_BOUNDARY = re.compile(
@@ -97,7 +103,7 @@ def parse_text_tool_calls(
     """Find tool calls written as text in `content`. ids: f"{id_prefix}_{i}" (deterministic)."""
     if not has_tool_call_markup(content):
         return ParsedText(content.strip(), [])
-    scanner = _Scanner(content).run()
+    scanner = _Scanner(content, known=frozenset(schemas) if schemas else None).run()
     calls = [
         _to_tool_call(found, f"{id_prefix}_{i}", schemas) for i, found in enumerate(scanner.found)
     ]
@@ -117,6 +123,7 @@ def coerce_arguments(
         return arguments, _unknown_tool(name, schemas)
     if problem:
         return arguments, problem
+    arguments = _without_optional_nulls(arguments, schema)
     problems = _unknown_parameters(name, arguments, schema)
     problems += _missing_parameters(name, arguments, schema)
     typed, type_problems = _typed(name, arguments, _properties(schema))
@@ -136,8 +143,11 @@ class _Found:
 class _Scanner:
     """One left-to-right pass collecting calls and the spans of markup to cut from the text."""
 
-    def __init__(self, text: str, fenced: bool = False, depth: int = 0) -> None:
+    def __init__(self, text: str, fenced: bool = False, depth: int = 0,
+                 known: frozenset[str] | None = None) -> None:  # fmt: skip
         self.text = text
+        # The tools' names: inside a fence, a call naming none of them is an example (prose).
+        self.known = known
         self.depth = depth  # > 0: reading an example call inside a value, to skip past it
         # Inside a Markdown fence only a call with a function name counts: models quote the
         # format in examples, and a half-written call there is not a call at all.
@@ -181,6 +191,8 @@ class _Scanner:
         tag = start.group()
         if tag.startswith("</"):
             return self._orphan_close(start, free)
+        if _FUNCTION_NAMED.match(self.text, start.start()):
+            return self._function_json(start.start(), start.start(), in_block=False)
         if tag.startswith("<function"):
             return self._bare_function(start.start())
         return self._tool_call(start)
@@ -189,6 +201,8 @@ class _Scanner:
         body = _skip_space(self.text, opener.end())
         if func := _FUNCTION.match(self.text, body):
             return self._xml(opener.start(), func, in_block=True)
+        if _FUNCTION_NAMED.match(self.text, body):
+            return self._function_json(opener.start(), body, in_block=True)
         if self.text.startswith("{", body):
             return self._json(opener.start(), body)
         if self.fenced:
@@ -223,7 +237,7 @@ class _Scanner:
 
     def _xml(self, start: int, func: re.Match[str], in_block: bool) -> int | None:
         name = _clean_name(func["name"])
-        if self.fenced and not name:
+        if self.fenced and (not name or not self._known(name)):
             return None
         params, errors, pos = self._parameters(func.end())
         end = self._close_function(pos, in_block)
@@ -243,13 +257,14 @@ class _Scanner:
             if tag is None:
                 return params, errors, pos
             value_end, pos = self._value_end(tag.end())
-            name = _clean_name(tag["name"])
+            raw, head = _name_and_inline_value(tag)
+            name = _clean_name(raw)
             if not name:
                 errors.append("A parameter has no name: write <parameter=NAME>.")
             elif name in params:
                 errors.append(f"Parameter {_quote(name)} was given more than once.")
             else:
-                params[name] = _strip_one_newline(self.text[tag.end() : value_end])
+                params[name] = _strip_one_newline(head + self.text[tag.end() : value_end])
 
     def _value_end(self, start: int) -> tuple[int, int]:
         """Where the value starting at `start` ends, and where reading resumes."""
@@ -291,7 +306,7 @@ class _Scanner:
         opener = _CALL_START.match(self.text, boundary.start("opener"))
         if opener is None:
             return None
-        probe = _Scanner(self.text, self.fenced, self.depth + 1)
+        probe = _Scanner(self.text, self.fenced, self.depth + 1, self.known)
         return probe._call(opener, opener.start())
 
     def _close_function(self, pos: int, in_block: bool) -> int:
@@ -307,6 +322,35 @@ class _Scanner:
         """Inside <tool_call>, stray text up to its </tool_call> belongs to the call."""
         found = _CLOSE_OR_NEXT.search(self.text, pos)
         return found.end() if found and found["close"] else pos
+
+    def _function_json(self, start: int, pos: int, in_block: bool) -> int | None:
+        """`<function>NAME</function>` then a JSON object of arguments. Outside <tool_call>
+        the JSON must follow, or it is prose naming the tag."""
+        named = _FUNCTION_NAMED.match(self.text, pos)
+        assert named is not None  # the callers matched it
+        name, here = named["name"], _skip_space(self.text, named.end())
+        arguments: Any = {}
+        error = None
+        end = named.end()
+        if self.text.startswith("{", here):
+            try:
+                arguments, end = _DECODER.raw_decode(self.text, here)
+                check_depth(arguments)
+            except (ValueError, RecursionError):
+                body = self.text[here : self._block_end(here)]
+                arguments, error = _load_lenient(body)
+                end = here + len(body)
+                if error:
+                    error = f"The arguments are not valid JSON ({error})."
+        elif not in_block:
+            return None
+        if self.fenced and (error or not self._known(name)):
+            return None
+        return self._add(start, self._close_function(end, in_block), _Found(name, arguments, error))
+
+    def _known(self, name: str) -> bool:
+        """Whether `name` is a tool (any name counts when the tools are not given)."""
+        return self.known is None or name in self.known
 
     # --- Hermes JSON ---
 
@@ -334,7 +378,7 @@ class _Scanner:
         name, arguments = "", None
         if error is None:
             name, arguments, error = _json_call_parts(obj)
-        if self.fenced and error:
+        if self.fenced and (error or not self._known(name)):
             return None
         return self._add(start, end, _Found(name, arguments, error))
 
@@ -349,7 +393,7 @@ class _Scanner:
         close = closer.search(self.text, body)
         body_end = close.start() if close else len(self.text)
         end = close.end() if close else len(self.text)
-        inner = _Scanner(self.text[body:body_end], fenced=True).run()
+        inner = _Scanner(self.text[body:body_end], fenced=True, known=self.known).run()
         if inner.found:
             self.found.extend(inner.found)
             if _remove_spans(inner.text, inner.cuts).strip():
@@ -404,14 +448,29 @@ def _skip_space(text: str, pos: int) -> int:
     return match.end() if match else pos
 
 
+def _name_and_inline_value(tag: re.Match[str]) -> tuple[str, str]:
+    """`<parameter=path=src/a.py</parameter>`: a tag never closed by `>` whose name holds an
+    `=` is the name and the start of the value."""
+    raw = tag["name"]
+    name, equals, head = raw.partition("=")
+    if tag.group().endswith(">") or not equals or not _NAME.fullmatch(name.strip()):
+        return raw, ""
+    return name, head
+
+
+_NAME = re.compile(r"[\w.-]+")
+
+
 def _clean_name(raw: str) -> str:
     return raw.strip().strip("\"'").strip()
 
 
 def _strip_one_newline(value: str) -> str:
     # Only one on each side: the template puts exactly one there, and the rest may be the
-    # whitespace an edit must reproduce exactly.
-    return value.removeprefix("\n").removesuffix("\n")
+    # whitespace an edit must reproduce exactly. A model writing CRLF puts "\r\n" there: the
+    # opening newline says which (a value of its own may end in "\r" after an "\n" opening).
+    newline = "\r\n" if value.startswith("\r\n") else "\n"
+    return value.removeprefix(newline).removesuffix(newline)
 
 
 # --- lenient JSON -----------------------------------------------------------------------------
@@ -543,6 +602,23 @@ def _missing_parameters(tool: str, arguments: dict[str, Any], schema: dict[str, 
     return [f"Missing required {noun} for {_quote(tool)}: {', '.join(missing)}."]
 
 
+def _without_optional_nulls(arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """`null` for an optional parameter that is not text means "not given": drop it."""
+    required = set(schema.get("required") or [])
+    properties = _properties(schema)
+
+    def given(key: str, value: Any) -> bool:
+        kinds = _schema_types(properties.get(key))
+        if key in required or "null" in kinds:  # a schema that allows null types it itself
+            return True
+        if value is None:
+            return False
+        null_text = isinstance(value, str) and value.strip() == "null"
+        return not (null_text and "string" not in kinds)
+
+    return {key: value for key, value in arguments.items() if given(key, value)}
+
+
 def _typed(
     tool: str, arguments: dict[str, Any], properties: dict[str, Any]
 ) -> tuple[dict[str, Any], list[str]]:
@@ -594,6 +670,9 @@ def _coerce_value(value: Any, kinds: list[str]) -> tuple[Any, bool]:
 def _from_text(text: str, kinds: list[str]) -> tuple[Any, bool]:
     stripped = text.strip()
     parsed = _parse_any(stripped)
+    if isinstance(parsed, str) and {"array", "object"} & set(kinds):
+        again = _parse_any(parsed.strip())  # JSON text encoded as a JSON string: once more
+        parsed = parsed if again is _NOTHING else again
     for kind in kinds:
         if parsed is not _NOTHING:
             ok, converted = _as_kind(parsed, kind)
