@@ -48,11 +48,18 @@ class Match:
     found_indent: str = ""  # INDENTATION: leading whitespace of the matching line in the file
     drop_final_newline: bool = False  # old_string ended with a newline the file lacks at EOF
     whitespace_differs: bool = True  # TRAILING_WHITESPACE: False when only line ends differed
+    # INDENTATION: one level of indentation in old_string and in the file ("\t", "    ", ...;
+    # "" when it cannot be told). When they differ, every new line is converted level by level.
+    needle_unit: str = ""
+    file_unit: str = ""
 
     def adapt(self, replacement: str) -> str:
         """new_string as it should be inserted at this match."""
         text = to_newline(replacement, self.newline)
-        if self.how == INDENTATION and self.needle_indent != self.found_indent:
+        if self.how == INDENTATION and self.converts_units():
+            text = convert_levels(text, self.needle_unit, self.file_unit, self.needle_indent,
+                                  self.found_indent)  # fmt: skip
+        elif self.how == INDENTATION and self.needle_indent != self.found_indent:
             text = reindent(text, self.needle_indent, self.found_indent)
         if self.drop_final_newline:
             text = _strip_one_newline(text)
@@ -66,11 +73,18 @@ class Match:
             return "matched ignoring trailing whitespace"
         if self.how == TRAILING_WHITESPACE:
             return "matched ignoring line endings (CRLF/LF or the final newline)"
+        if self.how == INDENTATION and self.converts_units():
+            return (f"matched ignoring indentation; new text's indentation converted from "
+                    f"{_whitespace_name(self.needle_unit)} to {_whitespace_name(self.file_unit)} "
+                    "a level, the file's style")  # fmt: skip
         if self.how == INDENTATION:
             return "matched ignoring indentation; " + _describe_reindent(
                 self.needle_indent, self.found_indent
             )
         return ""
+
+    def converts_units(self) -> bool:
+        return bool(self.needle_unit and self.file_unit and self.needle_unit != self.file_unit)
 
 
 def find_unique(haystack: str, needle: str) -> Match:
@@ -133,6 +147,51 @@ def to_newline(text: str, newline: str) -> str:
 def reindent(text: str, old_indent: str, new_indent: str) -> str:
     """Shift text's indentation so lines indented by old_indent become new_indent."""
     return LF.join(_reindent_line(line, old_indent, new_indent) for line in text.split(LF))
+
+
+def indent_unit(lines: list[str], default: str = "") -> str:
+    """One level of the lines' indentation: "\t", or the most common step in spaces between a
+    line and a deeper next one; `default` when tabs and spaces mix or nothing says."""
+    indents = [_indent(line) for line in lines if line.strip()]
+    if any("\t" in i and " " in i for i in indents):
+        return default
+    if any("\t" in i for i in indents):
+        return "\t" if not any(" " in i for i in indents) else default
+    steps = Counter(b - a for a, b in zip(map(len, indents), map(len, indents[1:]),
+                                          strict=False) if b > a)  # fmt: skip
+    if steps:
+        step = steps.most_common(1)[0][0]
+        return " " * step if 2 <= step <= 8 else default
+    return default
+
+
+def convert_levels(text: str, old_unit: str, new_unit: str, old_base: str, new_base: str) -> str:
+    """text's indentation converted level by level: each line as deep, relative to old_base,
+    as it was, counted in new_unit from new_base (so no line mixes the two styles)."""
+    base_levels, _ = _levels(old_base, old_unit)
+    lines = []
+    for line in text.split(LF):
+        if not line.strip():
+            lines.append(line)
+            continue
+        ws = _indent(line)
+        levels, extra = _levels(ws, old_unit)
+        delta = levels - base_levels
+        if delta >= 0:
+            indent = new_base + new_unit * delta
+        else:
+            cut = min(len(new_base), len(new_unit) * -delta)
+            indent = new_base[: len(new_base) - cut]
+        lines.append(indent + " " * extra + line[len(ws) :])
+    return LF.join(lines)
+
+
+def _levels(ws: str, unit: str) -> tuple[int, int]:
+    """(levels, spaces left over) of leading whitespace `ws` counted in `unit`."""
+    if unit == "\t":
+        return ws.count("\t"), len(ws) - ws.count("\t")
+    width = len(ws.expandtabs(len(unit)))
+    return divmod(width, len(unit))
 
 
 def _reindent_line(line: str, old: str, new: str) -> str:
@@ -288,9 +347,21 @@ def _line_matches(haystack: str, needle: str, how: str, newline: str) -> list[Ma
                 found_indent=_indent(texts[i + first]),
                 drop_final_newline=ends_with_newline and last.end == last.content_end,
                 whitespace_differs=texts[i : i + k] != wanted,
+                **_units(how, wanted, texts),
             )
         )
     return matches
+
+
+def _units(how: str, wanted: list[str], texts: list[str]) -> dict[str, str]:
+    """For an INDENTATION match: old_string's and the file's indentation units."""
+    if how != INDENTATION:
+        return {}
+    needle = indent_unit(wanted)
+    if not needle:  # one level only: its kind says which, at the usual width
+        kinds = {"\t" if "\t" in _indent(w) else " " for w in wanted if _indent(w)}
+        needle = {frozenset({"\t"}): "\t", frozenset({" "}): "    "}.get(frozenset(kinds), "")
+    return {"needle_unit": needle, "file_unit": indent_unit(texts)}
 
 
 def _indent(line: str) -> str:
