@@ -85,7 +85,7 @@ def test_tabs_vs_spaces_is_described():
     text = "if x:\n\tdo()\n\tdone()\n"
     m = find_unique(text, "    do()\n    done()\n")
     assert m.how == INDENTATION
-    assert "indentation converted from 4 spaces to 1 tab a level" in m.describe()
+    assert m.describe().endswith("re-indented from 4 spaces to 1 tab")
     assert m.adapt("    redo()\n") == "\tredo()\n"
 
 

@@ -74,3 +74,44 @@ def test_the_applier_writes_the_intended_file_in_its_own_style_or_refuses(
     except Exception:
         return  # a refusal (e.g. the old text occurs twice) is allowed, a wrong edit is not
     assert edit.text == render(head + new_tree, file_unit) + "end\n"
+
+
+# Class 9: lines the model kept are written as the file has them, trailing blanks included.
+def test_context_lines_keep_the_files_trailing_blanks() -> None:
+    text = "def f():   \n    a = 1\t\n    b = 2  \n    return a\n"
+    edit = apply_edit(text, "def f():\n    a = 1\n    b = 2\n", "def f():\n    a = 1\n    b = 3\n")
+    assert edit.text == "def f():   \n    a = 1\t\n    b = 3\n    return a\n"
+
+
+def test_crlf_context_lines_stay_byte_for_byte() -> None:
+    text = "x = 1  \r\ny = 2\r\nz = 3\r\n"
+    assert (
+        apply_edit(text, "x = 1\ny = 2\n", "x = 1\ny = 5\n").text == "x = 1  \r\ny = 5\r\nz = 3\r\n"
+    )
+
+
+blanks = st.sampled_from(["", " ", "  ", "\t", " \t"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(words=st.lists(st.text("abcdefg=() ", min_size=1, max_size=12).map(str.strip)
+                      .filter(bool), min_size=3, max_size=8, unique=True),
+       trailing=st.lists(blanks, min_size=8, max_size=8), changed=st.integers(0, 7))  # fmt: skip
+def test_only_the_changed_line_differs_from_the_file(words: list[str], trailing: list[str],
+                                                     changed: int) -> None:  # fmt: skip
+    """The file has trailing blanks the model's copy lacks; one line is changed. The result is
+    the file with that line changed and every other byte as it was, or a refusal."""
+    changed %= len(words)
+    text = "".join(f"{w}{t}\n" for w, t in zip(words, trailing, strict=False)) + "tail\n"
+    old = "".join(f"{w}\n" for w in words)
+    new_words = [w if i != changed else w + " + 1" for i, w in enumerate(words)]
+    new = "".join(f"{w}\n" for w in new_words)
+    try:
+        edit = apply_edit(text, old, new)
+    except Exception:
+        return
+    expected = "".join(
+        f"{w}{t if i != changed else ''}\n"
+        for i, (w, t) in enumerate(zip(new_words, trailing, strict=False))
+    )
+    assert edit.text == expected + "tail\n"

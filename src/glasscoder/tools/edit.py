@@ -109,7 +109,7 @@ def apply_edit(text: str, old: str, new: str, replace_all: bool = False) -> Edit
     spans: list[tuple[int, int]] = []
     pos = length = 0
     for match in matches:
-        replacement = match.adapt(new)
+        replacement = match.adapt(new, old, text[match.start : match.end])
         pieces += [text[pos : match.start], replacement]
         length += match.start - pos
         spans.append((length, length + len(replacement)))

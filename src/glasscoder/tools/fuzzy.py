@@ -15,7 +15,7 @@ import difflib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from glasscoder.tools.base import ToolError
 
@@ -53,8 +53,20 @@ class Match:
     needle_unit: str = ""
     file_unit: str = ""
 
-    def adapt(self, replacement: str) -> str:
-        """new_string as it should be inserted at this match."""
+    def adapt(self, replacement: str, needle: str = "", region: str = "") -> str:
+        """new_string as it should be inserted at this match; given old_string (`needle`) and
+        the text it matched (`region`), lines new_string leaves as they were stay byte for
+        byte as the file has them (their trailing blanks, indentation, line end)."""
+        if self.how == INDENTATION and self.file_unit and not self.needle_unit:
+            # old_string alone did not tell its unit (one level): new_string may
+            unit = model_unit(needle.split(LF) + replacement.split(LF))
+            return replace(self, needle_unit=unit).adapt(replacement, needle, region)
+        text = self._adapted(replacement)
+        if self.how in (TRAILING_WHITESPACE, INDENTATION) and needle and region:
+            text = keep_unchanged_lines(text, replacement, needle, region)
+        return text
+
+    def _adapted(self, replacement: str) -> str:
         text = to_newline(replacement, self.newline)
         if self.how == INDENTATION and self.converts_units():
             text = convert_levels(text, self.needle_unit, self.file_unit, self.needle_indent,
@@ -147,6 +159,24 @@ def to_newline(text: str, newline: str) -> str:
 def reindent(text: str, old_indent: str, new_indent: str) -> str:
     """Shift text's indentation so lines indented by old_indent become new_indent."""
     return LF.join(_reindent_line(line, old_indent, new_indent) for line in text.split(LF))
+
+
+def keep_unchanged_lines(adapted: str, replacement: str, needle: str, region: str) -> str:
+    """`adapted` with each line that new_string copied unchanged from old_string replaced by
+    the file's own line there: a model that dropped or added trailing blanks, or indented
+    otherwise, does not rewrite the lines it meant to keep."""
+    out, new_lines = adapted.split(LF), replacement.split(LF)
+    old_lines, file_lines = needle.split(LF), region.split(LF)
+    if len(out) != len(new_lines) or len(old_lines) != len(file_lines):
+        return adapted  # a final newline was dropped, or lines do not pair: leave it be
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, _ in matcher.get_opcodes():
+        if tag != "equal":
+            continue
+        for k in range(i2 - i1):
+            if old_lines[i1 + k].strip():  # blank lines carry nothing worth keeping
+                out[j1 + k] = file_lines[i1 + k]
+    return LF.join(out)
 
 
 def indent_unit(lines: list[str], default: str = "") -> str:
@@ -354,14 +384,26 @@ def _line_matches(haystack: str, needle: str, how: str, newline: str) -> list[Ma
 
 
 def _units(how: str, wanted: list[str], texts: list[str]) -> dict[str, str]:
-    """For an INDENTATION match: old_string's and the file's indentation units."""
+    """For an INDENTATION match: old_string's and the file's indentation units (old_string's
+    "" when it has one level only: `adapt` then asks new_string too)."""
     if how != INDENTATION:
         return {}
-    needle = indent_unit(wanted)
-    if not needle:  # one level only: its kind says which, at the usual width
-        kinds = {"\t" if "\t" in _indent(w) else " " for w in wanted if _indent(w)}
-        needle = {frozenset({"\t"}): "\t", frozenset({" "}): "    "}.get(frozenset(kinds), "")
-    return {"needle_unit": needle, "file_unit": indent_unit(texts)}
+    return {"needle_unit": indent_unit(wanted), "file_unit": indent_unit(texts)}
+
+
+def model_unit(lines: list[str]) -> str:
+    """The unit of the model's text: its steps, else its shallowest indentation ("\t" for
+    tabs), else "" (no indentation at all: nothing to convert)."""
+    unit = indent_unit(lines)
+    if unit:
+        return unit
+    indents = [_indent(line) for line in lines if line.strip() and _indent(line)]
+    if not indents:
+        return ""
+    if all(set(i) == {"\t"} for i in indents):
+        return "\t"
+    spaces = [len(i) for i in indents if set(i) == {" "}]
+    return " " * min(spaces) if len(spaces) == len(indents) else ""
 
 
 def _indent(line: str) -> str:
