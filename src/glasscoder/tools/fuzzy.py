@@ -60,7 +60,8 @@ class Match:
         if self.how == INDENTATION and self.file_unit and not self.needle_unit:
             # old_string alone did not tell its unit (one level): new_string may
             unit = model_unit(needle.split(LF) + replacement.split(LF))
-            return replace(self, needle_unit=unit).adapt(replacement, needle, region)
+            if unit:  # else nothing is indented: nothing to convert
+                return replace(self, needle_unit=unit).adapt(replacement, needle, region)
         text = self._adapted(replacement)
         if self.how in (TRAILING_WHITESPACE, INDENTATION) and needle and region:
             text = keep_unchanged_lines(text, replacement, needle, region)
