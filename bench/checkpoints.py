@@ -22,7 +22,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,20 +30,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from glasscoder.agent.checkpoints import Checkpoints
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import repomap  # the bench folder's own Django fetch
+
 SDIST = "django==5.2.*"
 EDITED = ("django/db/models/query.py", "django/urls/resolvers.py", "django/forms/forms.py")
 
 
 def fetch_django(folder: Path) -> Path:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
-         ":all:", SDIST, "-d", str(folder)],
-        check=True,
-    )  # fmt: skip
-    archive = next(folder.glob("*.tar.gz"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(folder, filter="data")
-    return next(p for p in folder.iterdir() if p.is_dir())
+    return repomap.fetch_django(folder, SDIST)
 
 
 def edited_files(tree: Path) -> list[Path]:

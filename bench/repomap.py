@@ -86,10 +86,11 @@ print(json.dumps({"seconds": seconds, "parsed": parsed, "chars": len(text)}))
 """
 
 
-def fetch_django(folder: Path) -> Path:
+def fetch_django(folder: Path, sdist: str = SDIST) -> Path:
+    """Django's sdist from PyPI, unpacked in `folder` (bench/checkpoints.py uses it too)."""
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary",
-         ":all:", SDIST, "-d", str(folder)],
+         ":all:", sdist, "-d", str(folder)],
         check=True,
     )  # fmt: skip
     archive = next(folder.glob("*.tar.gz"))

@@ -176,13 +176,13 @@ class App:
         return self.agent
 
     def drop_agent(self) -> None:
-        """Close the model and proxy; the next message builds them again (a new model,
-        session or mode)."""
+        """Close the model, checkpoints and proxy; the next message builds them again (a new
+        model, session or mode)."""
         if self.proxy is not None:
             self.proxy.close()
             self.proxy = None
-        if self.agent is not None and (close := getattr(self.agent.model, "close", None)):
-            close()
+        if self.agent is not None:
+            wiring.close_agent(self.agent)  # the model's worker, the checkpoints' cache
         self.agent = None
 
     def close(self) -> None:
